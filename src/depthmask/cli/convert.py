@@ -1,0 +1,48 @@
+"""`depthmask convert`: the authors' released files (or any loadable weights) → our checkpoint format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from depthmask.cli.app import app
+from depthmask.cli.errors import user_errors
+
+console = Console()
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n  depthmask convert model_densenet densenet161-n.safetensors\n\n"
+        "  depthmask convert mask_resnet resnet50-g.safetensors --lam 5"
+    )
+)
+@user_errors
+def convert(
+    source: Annotated[
+        Path, typer.Argument(help="Released file (model_resnet, mask_densenet, …) or a state dict.")
+    ],
+    output: Annotated[Path, typer.Argument(help="Where to write the .safetensors checkpoint.")],
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network", help="Registry name or module:factory; detected from the keys when omitted."
+        ),
+    ] = None,
+    lam: Annotated[
+        float | None, typer.Option("--lam", help="λ the mask net was trained with (provenance).")
+    ] = None,
+) -> None:
+    """Convert a checkpoint to depthmask's format (safetensors + JSON config), loading it strictly first."""
+    from depthmask.train.checkpoint import save_checkpoint
+    from depthmask.train.loading import load_network
+
+    model = load_network(network, source)
+    extra = {"converted_from": str(source), "source_sha256": model.depthmask_sha256}
+    if lam is not None:
+        extra["lambda"] = lam
+    path = save_checkpoint(model, output, **extra)
+    console.print(f"wrote {path} ({model.depthmask_name}, strict load of {source} passed)")

@@ -1,0 +1,59 @@
+"""One error model: `DepthmaskError` and its subclasses are the user's to act on.
+
+The CLI prints them without a traceback and exits with status 1 (set DEPTHMASK_DEBUG=1 to see the
+traceback). Every other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DepthmaskError(Exception):
+    """An error the user can act on: the message says what was asked, what is there and the fix."""
+
+
+class ConfigError(DepthmaskError):
+    """A setting has a value that cannot work."""
+
+
+class ModelNotFoundError(DepthmaskError):
+    """A network name that no registry entry or import path resolves."""
+
+
+class CheckpointError(DepthmaskError):
+    """A weights file that is missing, unreadable or does not fit the network."""
+
+
+class ContractError(DepthmaskError):
+    """A network or artefact whose inputs or outputs differ from what depthmask expects."""
+
+
+class MissingDependencyError(DepthmaskError):
+    """An optional library (torch, TensorRT, ...) that the chosen path needs is not installed."""
+
+
+def closest(value: str, choices: Iterable[str]) -> str:
+    """A ' Did you mean ...?' hint naming the closest valid choice, or '' when none is close."""
+    match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f" Did you mean {match[0]!r}?" if match else ""
+
+
+def module_available(module: str) -> bool:
+    """True when `module` can be imported, without importing it (heavy optional libraries stay lazy)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require(module: str, extra: str, purpose: str) -> None:
+    """Raise MissingDependencyError unless `module` can be imported; say which extra installs it."""
+    if not module_available(module):
+        raise MissingDependencyError(
+            f"{purpose} needs the Python package {module!r}, which is not installed. "
+            f"Install it with: pip install 'depthmask[{extra}]'"
+        )

@@ -1,0 +1,1 @@
+"""Streaming runtime: sources → batched, pipelined inference → sinks. Never imports torch unless asked."""
