@@ -30,6 +30,10 @@ class ContractError(DepthmaskError):
     """A network or artefact whose inputs or outputs differ from what depthmask expects."""
 
 
+class SourceError(DepthmaskError):
+    """A frame source that cannot be opened: a missing file, an empty folder, an unknown stream."""
+
+
 class MissingDependencyError(DepthmaskError):
     """An optional library (torch, TensorRT, ...) that the chosen path needs is not installed."""
 
