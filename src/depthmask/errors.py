@@ -34,6 +34,10 @@ class SourceError(DepthmaskError):
     """A frame source that cannot be opened: a missing file, an empty folder, an unknown stream."""
 
 
+class OutputError(DepthmaskError):
+    """An output file or folder that cannot be written."""
+
+
 class MissingDependencyError(DepthmaskError):
     """An optional library (torch, TensorRT, ...) that the chosen path needs is not installed."""
 

@@ -1,0 +1,98 @@
+"""Per-source frame buffers between the reader threads and the batcher, with the two frame policies.
+
+`every`: a full buffer blocks its reader (back-pressure, nothing dropped). `live`: a full buffer
+drops its oldest frame to make room for the newest; the dropped item is handed back so it still
+gets its audit record. Written by hand because no queue in the standard library does drop-oldest
+per producer with one consumer waiting on all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from depthmask.runtime.records import Item
+from depthmask.runtime.sources.base import Policy
+
+
+class FrameBuffer:
+    """Bounded per-source deques sharing one condition variable."""
+
+    def __init__(self, policies: list[Policy], capacity: int) -> None:
+        self.policies = policies
+        self.capacity = max(1, capacity)
+        self.queues: list[deque[Item]] = [deque() for _ in policies]
+        self.ended = [False] * len(policies)
+        self.cond = threading.Condition()
+        self.stopped = False
+        self._next = 0  # round-robin start, so no source starves another
+
+    def put(self, source: int, item: Item) -> Item | None:
+        """Add a frame; returns the frame dropped to make room (live policy), else None."""
+        with self.cond:
+            q = self.queues[source]
+            if self.policies[source] == "every":
+                while len(q) >= self.capacity and not self.stopped:
+                    self.cond.wait(0.1)
+            dropped = q.popleft() if len(q) >= self.capacity else None
+            q.append(item)
+            self.cond.notify_all()
+            return dropped
+
+    def end(self, source: int) -> None:
+        """Mark a source as finished."""
+        with self.cond:
+            self.ended[source] = True
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        """Wake everyone up; readers stop adding."""
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
+
+    def _pending(self) -> int:
+        return sum(len(q) for q in self.queues)
+
+    def _pop_round_robin(self, limit: int) -> list[Item]:
+        out: list[Item] = []
+        n = len(self.queues)
+        while len(out) < limit and self._pending():
+            for k in range(n):
+                q = self.queues[(self._next + k) % n]
+                if q:
+                    out.append(q.popleft())
+                    self._next = (self._next + k + 1) % n
+                    break
+        return out
+
+    def take(self, limit: int, max_wait_s: float) -> list[Item] | None:
+        """Up to `limit` frames: waits for the first, then at most `max_wait_s` for the batch to fill.
+
+        Returns None once every source has ended and nothing is left.
+        """
+        with self.cond:
+            while not self._pending():
+                if all(self.ended) or self.stopped:
+                    return None
+                self.cond.wait(0.1)
+            items = self._pop_round_robin(limit)
+            deadline = time.perf_counter() + max_wait_s
+            while len(items) < limit and not all(self.ended) and not self.stopped:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                self.cond.wait(remaining)
+                items += self._pop_round_robin(limit - len(items))
+            self.cond.notify_all()
+            return items
+
+    def drain(self) -> list[Item]:
+        """Everything still buffered (at an interrupt, so each gets a record)."""
+        with self.cond:
+            items = [it for q in self.queues for it in q]
+            for q in self.queues:
+                q.clear()
+            self.cond.notify_all()
+            return items

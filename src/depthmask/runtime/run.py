@@ -1,0 +1,103 @@
+"""`run(cfg)`: the core of `depthmask run` — open sources and model, stream, write outputs and the summary."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from depthmask.environment import fingerprint
+from depthmask.runtime.backends import create_backend
+from depthmask.runtime.config import RunConfig
+from depthmask.runtime.latency import summarize
+from depthmask.runtime.overlay import overlay_size
+from depthmask.runtime.pipeline import Pipeline, PipelineOptions
+from depthmask.runtime.records import Result
+from depthmask.runtime.sinks.audit import AuditLogSink, write_json_atomic
+from depthmask.runtime.sinks.base import Sink
+from depthmask.runtime.sinks.files import FrameFilesSink
+from depthmask.runtime.sinks.video import OverlayVideoSink
+from depthmask.runtime.sources import open_sources
+
+log = logging.getLogger("depthmask.runtime")
+
+EXIT_OK = 0
+EXIT_FRAMES_FAILED = 2  # the run completed but some frames could not be decoded
+EXIT_INTERRUPTED = 130  # Ctrl-C: outputs flushed and finalised, summary written
+
+
+def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> dict[str, Any]:
+    """Stream every source through the model; returns the summary (also written to `summary.json`)."""
+    sources = open_sources(list(cfg.sources))
+    backend = create_backend(cfg.backend, cfg.model, **({"threads": cfg.threads} if cfg.threads else {}))
+    opened: list[Any] = []
+    sinks: list[Sink] = []
+    try:
+        for s in sources:
+            s.open()
+            opened.append(s)
+        backend.load()
+        info = backend.info
+        ids = [s.source_id for s in sources]
+        policies = [cfg.policy or s.default_policy for s in sources]
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        audit = AuditLogSink(cfg.out / "audit.jsonl", info.stats_columns)
+        sinks.append(audit)
+        files = {k for k in ("depth", "depth_masked", "mask") if k in cfg.save and k in info.outputs}
+        if files:
+            sinks.insert(0, FrameFilesSink(cfg.out, files, ids))
+        if "video" in cfg.save:
+            size = overlay_size(
+                info.height,
+                info.width,
+                "mask" in info.outputs,
+                bool({"depth", "depth_masked"} & set(info.outputs)),
+            )
+            fps = {s.source_id: float(s.describe().get("fps") or 0.0) for s in sources}
+            sinks.insert(0, OverlayVideoSink(cfg.out, ids, fps, size, cfg.depth_range))
+        if cfg.show:
+            from depthmask.runtime.sinks.window import WindowSink
+
+            sinks.insert(0, WindowSink(info.height))
+        for sink in sinks:
+            sink.open()
+        log.info(
+            "effective config: backend=%s batch=%d policy=%s fit=%s model=%s",
+            backend.name, cfg.batch, policies, cfg.fit, cfg.model,
+        )  # fmt: skip
+        options = PipelineOptions(cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit)
+        t0 = time.time()
+        report = Pipeline(sources, policies, backend, sinks, options, on_result).run()
+    finally:
+        for sink in sinks:
+            sink.close()
+        for s in opened:
+            s.close()
+        backend.close()
+    summary = {
+        **audit.summary(),
+        "exit_status": _exit_status(audit.counts, report.interrupted),
+        "interrupted": report.interrupted,
+        "started": t0,
+        "wall_s": round(report.wall_s, 3),
+        "throughput_fps": round(audit.counts["ok"] / report.wall_s, 3) if report.wall_s > 0 else None,
+        "batches": report.batches,
+        "infer_ms_per_batch": summarize(report.infer_ms),
+        "sink_ms_per_frame": summarize(report.sink_ms),
+        "policies": dict(zip([s.source_id for s in sources], policies, strict=True)),
+        "sources": [s.describe() for s in sources],
+        "backend": backend.describe(),
+        "model": info.metadata,
+        "outputs": [sink.describe() for sink in sinks],
+        "config": cfg.to_dict(),
+        "environment": fingerprint(),
+    }
+    write_json_atomic(cfg.out / "summary.json", summary)
+    return summary
+
+
+def _exit_status(counts: dict[str, int], interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FRAMES_FAILED if counts["decode_error"] or counts["skipped"] else EXIT_OK

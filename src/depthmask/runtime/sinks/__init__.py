@@ -1,0 +1,1 @@
+"""Where results go: audit log, per-frame files, overlay video, a live window."""

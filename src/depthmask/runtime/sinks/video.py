@@ -1,0 +1,145 @@
+"""Overlay video per source: H.264 through PyAV when installed (browser-playable), else OpenCV's mp4v."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from depthmask.errors import OutputError, module_available
+from depthmask.runtime.overlay import DepthColorizer, overlay_frame, placeholder_frame
+from depthmask.runtime.records import Result
+from depthmask.runtime.sinks.base import source_dir_name
+
+log = logging.getLogger("depthmask.runtime")
+
+
+class _CvWriter:
+    """OpenCV VideoWriter with the mp4v codec (its wheels cannot encode H.264)."""
+
+    codec = "mp4v"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            raise OutputError(f"could not open {path} for writing video")
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(frame)
+
+    def close(self) -> None:
+        self.writer.release()
+
+
+class _AvWriter:
+    """PyAV (FFmpeg) with libx264, yuv420p: plays in browsers and in the HTML report."""
+
+    codec = "h264"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        import fractions
+
+        import av
+
+        self.container = av.open(str(path), mode="w")
+        self.stream = self.container.add_stream(
+            "libx264", rate=fractions.Fraction(fps).limit_denominator(1000)
+        )
+        # yuv420p needs even sizes; the frames are padded by one pixel when odd.
+        self.size = (size[0] + size[0] % 2, size[1] + size[1] % 2)
+        self.stream.width, self.stream.height = self.size
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": "23", "preset": "veryfast"}
+        self._av = av
+
+    def write(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        if (w, h) != self.size:
+            frame = cv2.copyMakeBorder(frame, 0, self.size[1] - h, 0, self.size[0] - w, cv2.BORDER_CONSTANT)
+        vf = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+        for packet in self.stream.encode(vf):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
+class OverlayVideoSink:
+    """One overlay video per source; decode failures appear as labelled grey frames, so timing is kept."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        source_ids: list[str],
+        fps: dict[str, float],
+        picture_size: tuple[int, int],
+        depth_range: tuple[float, float] | None = None,
+        codec: str = "auto",
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.paths = {
+            sid: self.out_dir / source_dir_name(sid, i) / "overlay.mp4" for i, sid in enumerate(source_ids)
+        }
+        self.fps = {sid: (f if f and f > 0 else 10.0) for sid, f in fps.items()}
+        self.depth_range = depth_range
+        self.use_av = codec == "h264" or (codec == "auto" and module_available("av"))
+        self.writers: dict[str, Any] = {}
+        self.colorizers: dict[str, DepthColorizer] = {}
+        self.frames: dict[str, int] = dict.fromkeys(source_ids, 0)
+        self.picture_size = picture_size  # (height, width) of the composed overlay
+
+    def open(self) -> None:
+        """Writers open lazily at each source's first frame (the panel size is known then)."""
+        for p in self.paths.values():
+            p.parent.mkdir(parents=True, exist_ok=True)
+
+    def _writer(self, sid: str, size: tuple[int, int]) -> Any:
+        if sid not in self.writers:
+            cls = _AvWriter if self.use_av else _CvWriter
+            try:
+                self.writers[sid] = cls(self.paths[sid], self.fps.get(sid, 10.0), size)
+            except OutputError:
+                raise
+            except Exception as exc:  # PyAV without libx264, say: fall back to OpenCV, say so once
+                log.warning("H.264 through PyAV failed (%s); writing mp4v with OpenCV instead", exc)
+                self.writers[sid] = _CvWriter(self.paths[sid], self.fps.get(sid, 10.0), size)
+            self.colorizers.setdefault(sid, DepthColorizer(self.depth_range))
+        return self.writers[sid]
+
+    def write(self, result: Result) -> None:
+        """Append this frame's overlay (dropped frames are not in the video: they were not processed)."""
+        if result.status == "dropped":
+            return
+        sid = result.frame.source_id
+        colorizer = self.colorizers.setdefault(sid, DepthColorizer(self.depth_range))
+        if result.status == "ok" and result.item.input is not None:
+            depth = result.outputs.get("depth", result.outputs.get("depth_masked"))
+            mask = result.outputs.get("mask")
+            picture = overlay_frame(
+                result.item.input,
+                None if mask is None else mask[0],
+                None if depth is None else depth[0],
+                colorizer,
+            )
+        else:
+            picture = placeholder_frame(*self.picture_size, f"frame {result.frame.index}: {result.status}")
+        self._writer(sid, (picture.shape[1], picture.shape[0])).write(picture)
+        self.frames[sid] += 1
+
+    def close(self) -> None:
+        """Finalise every video (the moov atom / trailer), so each is playable."""
+        for w in self.writers.values():
+            w.close()
+        self.writers.clear()
+
+    def describe(self) -> dict[str, Any]:
+        """Paths, codec and frame counts."""
+        return {
+            "codec": "h264" if self.use_av else "mp4v",
+            "videos": {str(self.paths[s]): n for s, n in self.frames.items() if n},
+        }
