@@ -80,8 +80,8 @@ def run(
     realtime: Annotated[bool, typer.Option(help="Pace files at their native frame rate.")] = False,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/run"),
     save: Annotated[
-        str, typer.Option(help="Comma list of video,depth,depth_masked,mask.")
-    ] = "video,depth,mask",
+        str, typer.Option(help="Comma list of video,depth,depth_masked,mask,samples.")
+    ] = "video,depth,mask,samples",
     show: Annotated[bool, typer.Option(help="Show a live window (needs OpenCV with GUI).")] = False,
     fit: Annotated[
         FitChoice, typer.Option(help="How frames are fitted to the model's input size.")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from depthmask.errors import ConfigError
 
-SAVE_KINDS = frozenset({"video", "depth", "depth_masked", "mask"})
+SAVE_KINDS = frozenset({"video", "depth", "depth_masked", "mask", "samples"})
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class RunConfig:
     policy: Literal["every", "live"] | None = None  # None: each source's default (files every, cameras live)
     realtime: bool = False
     out: Path = Path("runs/run")
-    save: frozenset[str] = field(default_factory=lambda: frozenset({"video", "depth", "mask"}))
+    save: frozenset[str] = field(default_factory=lambda: frozenset({"video", "depth", "mask", "samples"}))
     show: bool = False
     fit: Literal["resize", "crop", "letterbox"] = "resize"
     buffer: int = 8

@@ -17,6 +17,7 @@ from depthmask.runtime.records import Result
 from depthmask.runtime.sinks.audit import AuditLogSink, write_json_atomic
 from depthmask.runtime.sinks.base import Sink
 from depthmask.runtime.sinks.files import FrameFilesSink
+from depthmask.runtime.sinks.samples import SamplesSink
 from depthmask.runtime.sinks.video import OverlayVideoSink
 from depthmask.runtime.sources import open_sources
 
@@ -56,6 +57,9 @@ def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> di
             )
             fps = {s.source_id: float(s.describe().get("fps") or 0.0) for s in sources}
             sinks.insert(0, OverlayVideoSink(cfg.out, ids, fps, size, cfg.depth_range))
+        if "samples" in cfg.save:
+            total = sum(int(s.describe().get("frames") or 0) for s in sources) or None
+            sinks.insert(0, SamplesSink(cfg.out, total))
         if cfg.show:
             from depthmask.runtime.sinks.window import WindowSink
 

@@ -1,0 +1,31 @@
+"""`depthmask report RUN_DIR`: the self-contained HTML audit report of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from depthmask.cli.app import app
+from depthmask.cli.errors import user_errors
+
+console = Console()
+
+
+@app.command(
+    epilog="Examples:\n\n  depthmask report runs/run\n\n  depthmask report runs/kitti --output kitti.html"
+)
+@user_errors
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `depthmask run` or `depthmask demo`.")],
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write the HTML (default RUN_DIR/report.html).")
+    ] = None,
+) -> None:
+    """Write report.html: statistics over time, mean mask, latency, sample frames, video, metadata."""
+    from depthmask.report import build_report
+
+    path = build_report(run_dir, output)
+    console.print(f"wrote {path}")
