@@ -24,7 +24,8 @@ def _axes(lo: float, hi: float, x_label: str, y_label: str, x_max: float) -> lis
         f"{escape(y_label)}</text>",
     ]
     # Enough significant digits that the three tick labels differ even for a narrow range.
-    digits = max(3, int(np.ceil(-np.log10(max(hi - lo, 1e-12) / max(abs(hi), abs(lo), 1e-12)))) + 2)
+    relative_span = max(hi - lo, 1e-12) / max(abs(hi), abs(lo), 1e-12)
+    digits = max(3, int(np.ceil(-np.log10(relative_span))) + 2)
     for frac in (0.0, 0.5, 1.0):
         y = H - PAD_B - frac * (H - PAD_B - PAD_T)
         value = lo + frac * (hi - lo)
