@@ -28,8 +28,8 @@ def _axes(lo: float, hi: float, x_label: str, y_label: str, x_max: float) -> lis
     digits = max(3, int(np.ceil(-np.log10(relative_span))) + 2)
     for frac in (0.0, 0.5, 1.0):
         y = H - PAD_B - frac * (H - PAD_B - PAD_T)
-        value = lo + frac * (hi - lo)
-        parts.append(f'<text x="{PAD_L - 4}" y="{y + 4}" font-size="10" text-anchor="end">{value:.{digits}g}</text>')
+        label = f"{lo + frac * (hi - lo):.{digits}g}"
+        parts.append(f'<text x="{PAD_L - 4}" y="{y + 4}" font-size="10" text-anchor="end">{label}</text>')
     parts.append(
         f'<text x="{W - PAD_R}" y="{H - PAD_B + 12}" font-size="10" text-anchor="end">{x_max:.0f}</text>'
     )
