@@ -1,0 +1,175 @@
+"""`depthmask eval`: N's depth metrics and the paper's Table 1 / Figure 5 protocol for one or several G.
+
+Options build one frozen `EvalConfig`; `depthmask.train.evaluate.evaluate` does the work. Nothing here
+imports torch until the command runs.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from depthmask.cli.app import app
+from depthmask.cli.errors import user_errors
+
+if TYPE_CHECKING:
+    from depthmask.train.evaluate import EvalConfig, EvalResult
+
+console = Console()
+
+
+class DeviceChoice(str, enum.Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+_EXAMPLES = (
+    "Examples:\n\n"
+    "  depthmask eval -d nyu-csv:data/nyu2_test.csv --depth-checkpoint model_resnet\n\n"
+    "  depthmask eval -d nyu-csv:data/nyu2_test.csv --depth-checkpoint model_resnet "
+    "-m runs/lam1/last.safetensors -m runs/lam5/last.safetensors\n\n"
+    "  depthmask eval -d 'kitti:/data/kitti?split=eigen_test_files.txt&crop=garg&max_depth=80' "
+    "--depth-checkpoint runs/n/last.safetensors\n\n"
+    "  depthmask eval -d 'nyu-mat:nyu_depth_v2_labeled.mat?splits=splits.mat' --depth-checkpoint "
+    "model_densenet -m mask_densenet --mask-network mask_drn_d_22\n\n"
+    "  depthmask eval -d 'synthetic:frames=20' --depth-network hu2019_tiny -m g.safetensors "
+    "--input-size 64,96 --device cpu"
+)
+
+
+@app.command("eval", epilog=_EXAMPLES)
+@user_errors
+def eval_command(
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data", "-d", help="Test data: nyu-csv:…, nyu-mat:…?splits=…, kitti:…, synthetic:…, or frames."
+        ),
+    ],
+    depth_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="N's weights: ours, the authors' (model_resnet, …) or a state dict [default: G's N]."
+        ),
+    ] = None,
+    depth_network: Annotated[
+        str | None,
+        typer.Option(help="N: registry name or module:factory [default: named by its checkpoint]."),
+    ] = None,
+    mask: Annotated[
+        list[Path] | None,
+        typer.Option("--mask", "-m", help="A G checkpoint; repeat for several (e.g. one per λ)."),
+    ] = None,
+    mask_network: Annotated[
+        str | None, typer.Option(help="G's name for mask files that do not name it (plain state dicts).")
+    ] = None,
+    input_size: Annotated[
+        str | None, typer.Option(help="H,W fed to the networks [default: G's training size, else N's].")
+    ] = None,
+    depth_size: Annotated[
+        str | None, typer.Option(help="H,W of the ground truth [default: the dataset's test size].")
+    ] = None,
+    epsilon: Annotated[float, typer.Option(help="M′ = M > epsilon.")] = 0.025,
+    far_fraction: Annotated[float, typer.Option(help="Share of farthest pixels for far_attention.")] = 0.2,
+    edges: Annotated[
+        bool, typer.Option("--edges/--no-edges", help="The Figure 5 edge-map baseline at G's M′ sparseness.")
+    ] = True,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Images per forward pass.")] = 8,
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N samples.")] = None,
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
+    device: Annotated[DeviceChoice, typer.Option(help="auto: CUDA when available.")] = DeviceChoice.auto,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for eval.csv, table1.csv, eval.json.")
+    ] = Path("runs/eval"),
+) -> None:
+    """Evaluate N's depth, and for each G the paper's Table 1: RMSE of N(I⊗M), of N(I⊗M′) with M′ = M > ε,
+    M′'s sparseness, the edge-map baseline (Figure 5) and the mask statistics.
+
+    The mask multiplies the ImageNet-normalised image. RMSE is the authors' sqrt(mean of per-image MSE);
+    KITTI uses the crop and caps named in its spec (Garg crop and 80 m by default).
+    """
+    from depthmask.train.data.spec import parse_size
+    from depthmask.train.evaluate import EvalConfig, evaluate
+
+    cfg = EvalConfig(
+        data=data,
+        depth_network=depth_network,
+        depth_checkpoint=depth_checkpoint,
+        masks=tuple(mask or ()),
+        mask_network=mask_network,
+        input_size=parse_size(input_size, "--input-size") if input_size else None,
+        depth_size=parse_size(depth_size, "--depth-size") if depth_size else None,
+        epsilon=epsilon,
+        far_fraction=far_fraction,
+        edges=edges,
+        batch_size=batch_size,
+        limit=limit,
+        workers=workers,
+        device=device.value,
+        out=out,
+    )
+    show(evaluate(cfg), cfg)
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def show(result: EvalResult, cfg: EvalConfig) -> None:
+    """Print the per-condition metrics, Table 1 and where the files went."""
+    from depthmask.train.metrics import DATASET_METRICS
+
+    eff = result.effective
+    console.print(
+        f"{eff['samples']} samples of {cfg.data} ({eff['dataset']}) at {eff['input_size'][0]}×"
+        f"{eff['input_size'][1]} ({eff['input_size_from']}); N = {eff['depth_network']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for note in result.warnings:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    table = Table(title="depth metrics and mask statistics (means over images)")
+    metric_cols = [m for m in DATASET_METRICS if eff["ground_truth"]]
+    for col in ["condition", "G", *metric_cols, "mask_mean", "mask_keep", "fid_rmse", "far_attention"]:
+        table.add_column(col, justify="left" if col in ("condition", "G") else "right")
+    for c in result.conditions:
+        cells = [c.metrics.get(m) for m in metric_cols]
+        stats = [c.stats.get(s) for s in ("mask_mean", "mask_keep", "fid_rmse", "far_attention")]
+        table.add_row(c.condition, c.mask_net or "", *(_f(v) for v in cells + stats))
+    console.print(table)
+    against = "vs ground truth" if eff["ground_truth"] else "n/a: no ground truth"
+    t1 = Table(title=f"Table 1 (M′ = M > {cfg.epsilon:g}; RMSE {against})")
+    for col in (
+        "G",
+        "λ",
+        "RMSE (M)",
+        "RMSE (M′)",
+        "sparseness",
+        "RMSE (edges)",
+        "fid RMSE (M)",
+        "fid RMSE (M′)",
+    ):
+        t1.add_column(col, justify="left" if col == "G" else "right")
+    for r in result.table1:
+        t1.add_row(
+            r.label,
+            "" if r.lam is None else f"{r.lam:g}",
+            _f(r.rmse_m),
+            _f(r.rmse_m_prime),
+            _f(r.sparseness),
+            _f(r.rmse_edges),
+            _f(r.fid_rmse_m),
+            _f(r.fid_rmse_m_prime),
+        )
+    console.print(t1)
+    console.print(
+        f"wrote {result.files['csv']}, {result.files['table1']}, {result.files['json']}",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,304 @@
+"""`depthmask train depth|mask`: build one frozen training config from the options, call one core function.
+
+Options left out keep the config's defaults (the authors' settings); `--dry-run` prints the config the
+command built, as JSON, without training. Nothing here imports torch until a command runs.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from depthmask.cli.app import app
+from depthmask.cli.errors import user_errors
+
+if TYPE_CHECKING:
+    from depthmask.train.config import TrainConfig
+    from depthmask.train.trainer import TrainResult
+
+console = Console(stderr=True)
+
+train_app = typer.Typer(
+    name="train",
+    help="Train the depth net N or the mask net G (single process, or multi-GPU under torchrun).",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+
+class DeviceChoice(str, enum.Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class AmpChoice(str, enum.Enum):
+    none = "none"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class ScheduleChoice(str, enum.Enum):
+    step = "step"
+    constant = "constant"
+    cosine = "cosine"
+
+
+class BadInputChoice(str, enum.Enum):
+    stop = "stop"
+    skip = "skip"
+
+
+class LossChoice(str, enum.Enum):
+    hu2019 = "hu2019"
+    fcrn = "fcrn"
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'228,304' or '228x304' (H, W) → (228, 304)."""
+    if text is None:
+        return None
+    from depthmask.errors import ConfigError
+
+    try:
+        h, w = (int(v) for v in text.lower().replace("x", ",").split(","))
+    except ValueError:
+        raise ConfigError(f"--input-size takes H,W in pixels (e.g. 228,304), got {text!r}") from None
+    return h, w
+
+
+# Options shared by both commands, declared once. None means "the config's default".
+Data = Annotated[
+    str,
+    typer.Option("--data", "-d", help="Dataset spec: synthetic:…, kitti:/root, nyu-csv:…, or frames (G)."),
+]
+Checkpoint = Annotated[
+    Path | None,
+    typer.Option(help="Weights to start the trained network from (ours, the authors', a state dict)."),
+]
+Pretrained = Annotated[
+    bool | None,
+    typer.Option("--pretrained/--no-pretrained", help="ImageNet-initialised encoder (downloads once)."),
+]
+InputSize = Annotated[str | None, typer.Option(help="H,W fed to the networks [default: the network's size].")]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", "-b", help="Per process [default: 8].")]
+Epochs = Annotated[int | None, typer.Option(help="Epochs [default: 20 for N, 10 for G].")]
+MaxSteps = Annotated[int | None, typer.Option(help="Stop after this many optimiser steps (checkpointed).")]
+Lr = Annotated[float | None, typer.Option(help="Learning rate [default: 1e-4].")]
+WeightDecay = Annotated[float | None, typer.Option(help="Adam weight decay [default: 1e-4].")]
+Schedule = Annotated[
+    ScheduleChoice | None,
+    typer.Option(help="step: × lr-gamma every lr-step-epochs [default for N]; constant [default for G]."),
+]
+LrStepEpochs = Annotated[int | None, typer.Option(help="Epochs between lr steps [default: 5].")]
+LrGamma = Annotated[float | None, typer.Option(help="Factor of each lr step [default: 0.1].")]
+Seed = Annotated[int | None, typer.Option(help="Seed of weights, shuffling and augmentation [default: 0].")]
+Device = Annotated[DeviceChoice | None, typer.Option(help="auto: CUDA when available [default: auto].")]
+Amp = Annotated[
+    AmpChoice | None, typer.Option(help="Mixed precision; fp16 adds a GradScaler [default: none].")
+]
+ChannelsLast = Annotated[bool | None, typer.Option("--channels-last/--no-channels-last", help="NHWC memory.")]
+CudnnBenchmark = Annotated[
+    bool | None, typer.Option("--cudnn-benchmark/--no-cudnn-benchmark", help="Let cuDNN time its kernels.")
+]
+Deterministic = Annotated[
+    bool | None,
+    typer.Option(
+        "--deterministic/--no-deterministic", help="Deterministic algorithms (exact resume on CPU)."
+    ),
+]
+Workers = Annotated[int | None, typer.Option(help="DataLoader workers per process [default: 4].")]
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="Run folder [default: runs/train-depth|mask].")]
+CheckpointEvery = Annotated[
+    int | None, typer.Option(help="Steps between checkpoints; 0: per epoch only [default: 500].")
+]
+LogEvery = Annotated[int | None, typer.Option(help="Steps between metric records [default: 10].")]
+Resume = Annotated[Path | None, typer.Option(help="Continue a run: its folder or its last.state.pt.")]
+OnBadInput = Annotated[
+    BadInputChoice | None,
+    typer.Option(help="An unreadable sample: stop naming it, or skip and count it [default: stop]."),
+]
+ShowProgress = Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")]
+Tensorboard = Annotated[
+    bool | None, typer.Option("--tensorboard/--no-tensorboard", help="TensorBoard events when installed.")
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Print the config as JSON and exit without training.")
+]
+
+_EXAMPLES_DEPTH = (
+    "Examples:\n\n"
+    "  depthmask train depth --network hu2019_resnet50 --pretrained --data nyu-csv:data/nyu2_train.csv\n\n"
+    "  depthmask train depth -n hu2019_tiny -d 'synthetic:frames=400' --input-size 64,96 "
+    "--epochs 3 --device cpu\n\n"
+    "  torchrun --nproc-per-node 4 --no-python depthmask train depth -n hu2019_densenet161 "
+    "-d kitti:/data/kitti\n\n"
+    "  depthmask train depth -n hu2019_resnet50 -d kitti:/data/kitti --resume runs/train-depth"
+)
+_EXAMPLES_MASK = (
+    "Examples:\n\n"
+    "  depthmask train mask --depth-checkpoint model_resnet --data nyu-csv:data/nyu2_train.csv --lam 5\n\n"
+    "  depthmask train mask --depth-network my_pkg.nets:build --depth-checkpoint n.pt --data dashcam.mp4\n\n"
+    "  depthmask train mask -n mask_drn_tiny --depth-checkpoint runs/train-depth/last.safetensors "
+    "-d 'synthetic:frames=400' --input-size 64,96 --device cpu\n\n"
+    "  torchrun --nproc-per-node 8 --no-python depthmask train mask --depth-checkpoint model_densenet "
+    "-d kitti:/data/kitti --amp bf16"
+)
+
+
+@train_app.command("depth", epilog=_EXAMPLES_DEPTH)
+@user_errors
+def depth(
+    data: Data,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network", "-n", help="N: registry name or module:factory [default: hu2019_resnet50]."
+        ),
+    ] = None,
+    loss: Annotated[
+        LossChoice | None,
+        typer.Option(help="hu2019: l_depth+l_grad+l_normal; fcrn: ℓ1 [default: by family]."),
+    ] = None,
+    checkpoint: Checkpoint = None,
+    pretrained: Pretrained = None,
+    input_size: InputSize = None,
+    batch_size: BatchSize = None,
+    epochs: Epochs = None,
+    max_steps: MaxSteps = None,
+    lr: Lr = None,
+    weight_decay: WeightDecay = None,
+    schedule: Schedule = None,
+    lr_step_epochs: LrStepEpochs = None,
+    lr_gamma: LrGamma = None,
+    seed: Seed = None,
+    device: Device = None,
+    amp: Amp = None,
+    channels_last: ChannelsLast = None,
+    cudnn_benchmark: CudnnBenchmark = None,
+    deterministic: Deterministic = None,
+    workers: Workers = None,
+    out: Out = None,
+    checkpoint_every: CheckpointEvery = None,
+    log_every: LogEvery = None,
+    resume: Resume = None,
+    on_bad_input: OnBadInput = None,
+    progress: ShowProgress = None,
+    tensorboard: Tensorboard = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Train the depth net N on images with ground-truth depth.
+
+    Defaults are the authors': Adam, lr 1e-4 divided by 10 every 5 epochs, 20 epochs, weight decay 1e-4,
+    batch 8 per process; the loss follows the network's family (Hu et al.: l_depth + l_grad + l_normal,
+    FCRN: ℓ1), over pixels with ground truth.
+    """
+    from depthmask.train.config import DepthTrainConfig
+
+    options = {k: v for k, v in locals().items() if k not in ("dry_run", "DepthTrainConfig")}
+    cfg = DepthTrainConfig(**_given(options))
+    if not dry_run:
+        from depthmask.train.trainer import train_depth
+
+        _report(train_depth(cfg))
+    else:
+        _print_config(cfg)
+
+
+@train_app.command("mask", epilog=_EXAMPLES_MASK)
+@user_errors
+def mask(
+    data: Data,
+    depth_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="N's weights: our checkpoint, the authors' file (model_resnet, …) or a state dict."
+        ),
+    ] = None,
+    depth_network: Annotated[
+        str | None,
+        typer.Option(help="N: registry name or module:factory [default: named by --depth-checkpoint]."),
+    ] = None,
+    lam: Annotated[
+        float | None, typer.Option("--lam", help="λ, weight of mean(M) in Eq. 4 [default: 5].")
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", "-n", help="G: mask_drn_d_22 (the paper's) or mask_drn_tiny.")
+    ] = None,
+    checkpoint: Checkpoint = None,
+    pretrained: Pretrained = None,
+    input_size: InputSize = None,
+    batch_size: BatchSize = None,
+    epochs: Epochs = None,
+    max_steps: MaxSteps = None,
+    lr: Lr = None,
+    weight_decay: WeightDecay = None,
+    schedule: Schedule = None,
+    lr_step_epochs: LrStepEpochs = None,
+    lr_gamma: LrGamma = None,
+    seed: Seed = None,
+    device: Device = None,
+    amp: Amp = None,
+    channels_last: ChannelsLast = None,
+    cudnn_benchmark: CudnnBenchmark = None,
+    deterministic: Deterministic = None,
+    workers: Workers = None,
+    out: Out = None,
+    checkpoint_every: CheckpointEvery = None,
+    log_every: LogEvery = None,
+    resume: Resume = None,
+    on_bad_input: OnBadInput = None,
+    progress: ShowProgress = None,
+    tensorboard: Tensorboard = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Train the mask net G against a frozen N by Algorithm 1; needs frames only, no ground truth.
+
+    Defaults are the authors': G = mask_drn_d_22, Adam with constant lr 1e-4, 10 epochs, weight decay 1e-4,
+    batch 8, λ = 5. N stays in eval mode with frozen weights; the mask multiplies the normalised image.
+    """
+    from depthmask.train.config import MaskTrainConfig
+
+    options = {k: v for k, v in locals().items() if k not in ("dry_run", "MaskTrainConfig")}
+    cfg = MaskTrainConfig(**_given(options))
+    if not dry_run:
+        from depthmask.train.trainer import train_mask
+
+        _report(train_mask(cfg))
+    else:
+        _print_config(cfg)
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options the user set (None: left to the config's default), enums as their values."""
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        if value is None:
+            continue
+        out[name] = value.value if isinstance(value, enum.Enum) else value
+    if "input_size" in out:
+        out["input_size"] = parse_size(out["input_size"])
+    return out
+
+
+def _print_config(cfg: TrainConfig) -> None:
+    typer.echo(json.dumps(cfg.to_dict(), indent=2))
+
+
+def _report(result: TrainResult) -> None:
+    if result.checkpoint is None:  # ranks other than 0 under torchrun write and report nothing
+        return
+    metrics = " · ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()))
+    state = "finished" if result.finished else "stopped at --max-steps"
+    console.print(
+        f"{state} after {result.step} steps ({result.epochs_completed} epochs): {metrics}\n"
+        f"weights: {result.checkpoint} · metrics: {result.out / 'metrics.jsonl'} · "
+        f"resume with --resume {result.out}",
+        highlight=False,
+        soft_wrap=True,
+    )
