@@ -1,0 +1,212 @@
+"""`depthmask export`: options → one frozen ExportConfig → `artefacts_from_config`. Torch loads only when
+the command runs."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from depthmask.cli.app import app
+from depthmask.cli.errors import user_errors
+from depthmask.export.config import ExportConfig, Format, Precision, depth_net_from_backbone
+
+if TYPE_CHECKING:
+    from depthmask.export.pipeline import ExportResult
+
+console = Console(stderr=True)
+PARITY_FAILED = 2  # exit status when artefacts were written but differ from PyTorch beyond tolerance
+
+
+class ModeChoice(str, enum.Enum):
+    audit = "audit"
+    masked = "masked"
+    mask = "mask"
+
+
+class BackboneChoice(str, enum.Enum):
+    resnet50 = "resnet50"
+    densenet161 = "densenet161"
+    senet154 = "senet154"
+
+
+class ChannelOrderChoice(str, enum.Enum):
+    bgr = "bgr"
+    rgb = "rgb"
+
+
+def parse_profile(text: str | None) -> tuple[int, int, int] | None:
+    """'1,4,16' → (1, 4, 16)."""
+    if text is None:
+        return None
+    from depthmask.errors import ConfigError
+
+    try:
+        lo, opt, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--batch-profile takes MIN,OPT,MAX frames (e.g. 1,4,16), got {text!r}") from None
+    return lo, opt, hi
+
+
+RANDOM_WARNING = (
+    "[bold]--random-weights[/]: these networks are UNTRAINED. Their depth, masks and statistics mean "
+    "nothing; use the files only to measure speed or test plumbing. Export trained networks with "
+    "--checkpoint-n and --checkpoint-g."
+)
+
+_EXAMPLES = (
+    "Examples:\n\n"
+    "  depthmask export --backbone densenet161 --checkpoint-n model_densenet --checkpoint-g mask_densenet\n\n"
+    "  depthmask export --checkpoint-n n.safetensors --checkpoint-g g.safetensors --format both "
+    "--precision fp16 --batch-profile 1,8,16\n\n"
+    "  depthmask export --checkpoint-n n.safetensors --checkpoint-g g.safetensors --precision int8 "
+    "--calibration 2011_09_26_drive_0001_sync/ --height 256 --width 832\n\n"
+    "  depthmask export --depth-net my_pkg.nets:build --checkpoint-n n.pt --checkpoint-g g.safetensors "
+    "--mode masked\n\n"
+    "  depthmask export --depth-net hu2019_tiny --mask-net mask_drn_tiny --random-weights -o tiny.onnx\n\n"
+    "Exit status: 0 written (and parity passed), 1 error, 2 written but parity beyond tolerance."
+)
+
+
+@app.command("export", epilog=_EXAMPLES)
+@user_errors
+def export(
+    depth_net: Annotated[
+        str | None,
+        typer.Option(
+            "--depth-net",
+            help="N: registry name or module:factory [default: from --checkpoint-n, else hu2019_resnet50].",
+        ),
+    ] = None,
+    backbone: Annotated[
+        BackboneChoice | None, typer.Option(help="Shortcut for --depth-net hu2019_<backbone>.")
+    ] = None,
+    mask_net: Annotated[
+        str | None, typer.Option("--mask-net", help="G [default: from --checkpoint-g, else mask_drn_d_22].")
+    ] = None,
+    checkpoint_n: Annotated[
+        Path | None,
+        typer.Option("--checkpoint-n", help="N's weights: ours (.safetensors), the authors' file."),
+    ] = None,
+    checkpoint_g: Annotated[
+        Path | None,
+        typer.Option("--checkpoint-g", help="G's weights: ours (.safetensors), the authors' file."),
+    ] = None,
+    mode: Annotated[
+        ModeChoice, typer.Option(help="audit: mask, depth, depth_masked, stats.")
+    ] = ModeChoice.audit,
+    height: Annotated[int | None, typer.Option(help="Frame height [default: the network's].")] = None,
+    width: Annotated[int | None, typer.Option(help="Frame width [default: the network's].")] = None,
+    batch: Annotated[int | None, typer.Option(help="Fixed batch [default: dynamic].")] = None,
+    batch_profile: Annotated[
+        str | None, typer.Option(help="TensorRT MIN,OPT,MAX batch of a dynamic engine [default: 1,4,16].")
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="onnx, engine (TensorRT) or both.")
+    ] = Format.onnx,
+    precision: Annotated[Precision, typer.Option(help="fp32, fp16, or int8 (needs --calibration).")] = (
+        Precision.fp32
+    ),
+    calibration: Annotated[
+        str | None,
+        typer.Option(help="int8 calibration frames: folder, glob, video, KITTI drive, synthetic:."),
+    ] = None,
+    calibration_frames: Annotated[int, typer.Option(help="How many calibration frames to read.")] = 128,
+    opset: Annotated[int, typer.Option(help="ONNX opset.")] = 18,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Artefact path [default: <net>-<mode>[-<prec>].onnx]."),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Parity against PyTorch after export.")
+    ] = True,
+    channel_order: Annotated[ChannelOrderChoice, typer.Option(help="Frames' channel order.")] = (
+        ChannelOrderChoice.bgr
+    ),
+    workspace: Annotated[float, typer.Option(help="TensorRT workspace, GiB.")] = 4.0,
+    random_weights: Annotated[
+        bool, typer.Option("--random-weights", help="Export UNTRAINED networks (benchmarks and tests only).")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option(help="Seed of --random-weights (recorded; `check` rebuilds them).")
+    ] = 0,
+) -> None:
+    """Fuse G → mask → N into one graph from uint8 frames to mask, depth and audit statistics, and write it
+    as ONNX (dynamic batch) and/or a TensorRT engine, with its metadata and a parity check."""
+    from depthmask.errors import ConfigError
+
+    if backbone is not None:
+        if depth_net is not None:
+            raise ConfigError(
+                f"give --backbone or --depth-net, not both (got {backbone.value} and {depth_net})"
+            )
+        depth_net = depth_net_from_backbone(backbone.value)
+    profile = parse_profile(batch_profile)
+    cfg = ExportConfig(
+        depth_net=depth_net,
+        mask_net=mask_net,
+        checkpoint_n=checkpoint_n,
+        checkpoint_g=checkpoint_g,
+        mode=mode.value,
+        height=height,
+        width=width,
+        batch=batch,
+        **({"batch_profile": profile} if profile else {}),
+        format=format.value,
+        precision=precision.value,
+        calibration=calibration,
+        calibration_frames=calibration_frames,
+        opset=opset,
+        output=output,
+        check=check,
+        channel_order=channel_order.value,
+        workspace_gib=workspace,
+        random_weights=random_weights,
+        seed=seed,
+    )
+    if cfg.random_weights:
+        console.print(Panel(RANDOM_WARNING, title="WARNING", border_style="bold red", style="red"))
+    result = run_export(cfg)
+    print_result(result)
+    if not result.passed:
+        raise typer.Exit(PARITY_FAILED)
+
+
+def run_export(cfg: ExportConfig) -> ExportResult:
+    """The export core with one progress line per finished step."""
+    from depthmask.export.pipeline import artefacts_from_config
+
+    return artefacts_from_config(
+        cfg, on_step=lambda name, s: console.print(f"  {name}: {s:.1f} s", highlight=False)
+    )
+
+
+def print_result(result: ExportResult) -> None:
+    """The artefacts written, then each parity table."""
+    from depthmask.export.parity import render
+
+    meta = result.metadata
+    table = Table(title="depthmask export", show_header=True, title_justify="left")
+    for col in ("artefact", "size", "mode", "precision", "input", "GFLOP/frame"):
+        table.add_column(col)
+    inp = meta["input"]
+    for path in result.artefacts:
+        size = sum(p.stat().st_size for p in (path, path.with_name(path.name + ".data")) if p.is_file())
+        table.add_row(
+            str(path),
+            f"{size / 2**20:.1f} MiB",
+            meta["mode"],
+            result.config.precision,
+            f"{inp['batch']}×{inp['height']}×{inp['width']}×3 uint8 {inp['channel_order'].upper()}",
+            f"{meta['gflop_per_frame']:.2f}",
+        )
+    console.print(table)
+    for parity in result.parity:
+        console.print(render(parity))
+    if result.config.random_weights:
+        console.print("[bold red]reminder: random (untrained) weights[/]")

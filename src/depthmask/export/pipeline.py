@@ -1,0 +1,159 @@
+"""`artefacts_from_config`: the core of `depthmask export`, chaining the steps one handler per format.
+
+checkpoint → fused graph → fp32 ONNX (always first) → [fp16 | int8 ONNX] and/or [TensorRT engine]
+→ parity of every artefact against the PyTorch graph (`cfg.check`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthmask.errors import ConfigError
+from depthmask.export.config import ExportConfig
+from depthmask.export.graph import AuditGraph
+from depthmask.export.parity import ParityResult
+
+log = logging.getLogger(__name__)
+
+CHECK_SOURCE = "synthetic:seed=5"  # parity frames when no calibration footage is given
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote, how long each step took, and the parity of each artefact."""
+
+    config: ExportConfig
+    artefacts: tuple[Path, ...]
+    metadata: dict[str, Any]
+    seconds: dict[str, float]
+    parity: tuple[ParityResult, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        """True when every parity check passed (or none ran)."""
+        return all(p.passed for p in self.parity)
+
+
+def calibration_frames(cfg: ExportConfig, height: int, width: int) -> list[np.ndarray]:
+    """The configured calibration frames at the model's size and channel order."""
+    from depthmask.export.frames import frames_from_source
+
+    if cfg.calibration is None:
+        raise ConfigError("int8 needs calibration frames: pass --calibration SOURCE")
+    return list(
+        frames_from_source(
+            cfg.calibration, height, width, cfg.calibration_frames, channel_order=cfg.channel_order
+        )
+    )
+
+
+def _onnx_variant(cfg: ExportConfig, graph: AuditGraph, fp32: Path) -> Path:
+    """The ONNX artefact at `cfg.precision` (the fp32 file itself, or its fp16/int8 variant)."""
+    from depthmask.export.onnx import default_output
+    from depthmask.export.precision import fp16_from_onnx, int8_from_onnx
+
+    if cfg.precision == "fp32":
+        return fp32
+    out = default_output(cfg, graph, "onnx")
+    if cfg.precision == "fp16":
+        return fp16_from_onnx(fp32, out)
+    frames = calibration_frames(cfg, *graph.input_size)
+    return int8_from_onnx(fp32, out, frames, calibration_source=cfg.calibration)
+
+
+def _engine(cfg: ExportConfig, graph: AuditGraph, fp32: Path) -> Path:
+    """A TensorRT engine built from the fp32 ONNX file at `cfg.precision`."""
+    from depthmask.export.onnx import default_output
+    from depthmask.export.tensorrt import engine_from_onnx
+
+    frames = calibration_frames(cfg, *graph.input_size) if cfg.precision == "int8" else None
+    return engine_from_onnx(fp32, cfg, default_output(cfg, graph, "engine"), calibration=frames)
+
+
+Handler = Callable[[ExportConfig, AuditGraph, Path], Path]
+HANDLERS: dict[str, tuple[tuple[str, Handler], ...]] = {
+    "onnx": (("onnx", _onnx_variant),),
+    "engine": (("engine", _engine),),
+    "both": (("onnx", _onnx_variant), ("engine", _engine)),
+}
+
+
+def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig) -> ParityResult:
+    """Parity of one artefact against the PyTorch graph on `cfg.check_frames` frames."""
+    from depthmask.export.frames import collect, frames_from_source
+    from depthmask.export.metadata import read_metadata
+    from depthmask.export.parity import TorchRunner, runner_for, validate
+
+    meta = read_metadata(artefact)
+    height, width = graph.input_size
+    source = cfg.calibration or CHECK_SOURCE
+    frames = collect(
+        frames_from_source(source, height, width, cfg.check_frames, channel_order=cfg.channel_order)
+    )
+    runner = runner_for(artefact)
+    try:
+        return validate(
+            TorchRunner(graph),
+            runner,
+            frames,
+            precision=meta["precision"],
+            batch=cfg.batch or 4,
+            stats_columns=meta["stats_columns"],
+            epsilon=meta["epsilon"],
+            candidate_name=str(artefact),
+        )
+    finally:
+        runner.close()
+
+
+def artefacts_from_config(
+    cfg: ExportConfig, on_step: Callable[[str, float], None] | None = None
+) -> ExportResult:
+    """Export as configured; `on_step(name, seconds)` is told as each step finishes."""
+    from depthmask.export.metadata import read_metadata
+    from depthmask.export.onnx import default_output, graph_from_config, onnx_from_graph
+
+    seconds: dict[str, float] = {}
+    if cfg.format in ("engine", "both"):
+        from depthmask.export.tensorrt import import_tensorrt
+
+        import_tensorrt()  # fail before minutes of export when TensorRT is missing
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        value = fn()
+        seconds[name] = round(time.perf_counter() - t0, 3)
+        if on_step is not None:
+            on_step(name, seconds[name])
+        return value
+
+    graph = step("load networks", lambda: graph_from_config(cfg))
+    keep_fp32 = cfg.format in ("onnx", "both") and cfg.precision == "fp32"
+    with tempfile.TemporaryDirectory(prefix="depthmask-export-") as tmp:
+        # The fp32 ONNX is every other artefact's source; it is kept only when it is itself asked for.
+        fp32_path = default_output(cfg, graph, "onnx") if keep_fp32 else Path(tmp) / "fp32.onnx"
+        fp32 = step("onnx fp32", lambda: onnx_from_graph(graph, fp32_path, cfg))
+        artefacts = [
+            fp32  # the fp32 ONNX artefact is already written
+            if (label, cfg.precision) == ("onnx", "fp32")
+            else step(f"{label} {cfg.precision}", lambda h=h: h(cfg, graph, fp32))
+            for label, h in HANDLERS[cfg.format]
+        ]
+        parity = ()
+        if cfg.check:
+            parity = tuple(step(f"check {a.name}", lambda a=a: parity_of(graph, a, cfg)) for a in artefacts)
+    return ExportResult(
+        config=cfg,
+        artefacts=tuple(artefacts),
+        metadata=read_metadata(artefacts[0]),
+        seconds=seconds,
+        parity=parity,
+    )

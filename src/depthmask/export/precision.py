@@ -1,0 +1,269 @@
+"""Reduced-precision variants of an exported fp32 ONNX graph: fp16, and int8 for ONNX Runtime's CPU.
+
+Both keep what needs float32 in float32, found structurally from the graph (`fp32_island`): the mask's
+sigmoid and every node that only feeds the `stats` output (counts over ~70k pixels and the far-pixel
+threshold's bisection are not representable in fp16). The uint8 input and the float32 outputs stay as
+they are, so the runtime sees the same interface whatever the precision.
+
+fp16 uses ONNX Runtime's float16 converter (`onnxruntime.transformers.float16`, the same code as
+onnxconverter-common's, already installed with onnxruntime) with a node block list: no extra dependency,
+and it inserts the casts at the block boundaries itself.
+int8 is ONNX Runtime static quantization: QDQ format, per-channel symmetric int8 weights, uint8
+activations calibrated on frames like the deployment footage.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthmask.errors import ConfigError
+from depthmask.export.frames import batches
+from depthmask.export.metadata import onnx_metadata, set_onnx_metadata
+
+log = logging.getLogger(__name__)
+
+FP32_OPS = ("Sigmoid",)  # kept in fp32 wherever they are
+INT8_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")  # quantized; everything else stays float
+CALIBRATION_BATCH = 4
+
+
+def fp32_island(model: Any) -> set[str]:
+    """Names of nodes that must run in fp32: FP32_OPS, and nodes whose results reach only `stats`.
+
+    `stats` is computed from the other outputs; the nodes between them (no path to mask/depth) form
+    the statistics' subgraph.
+    """
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+
+    def ancestors(names: Iterable[str]) -> set[str]:
+        seen: set[str] = set()
+        stack = [producer[n] for n in names if n in producer]
+        while stack:
+            node = stack.pop()
+            if node.name in seen:
+                continue
+            seen.add(node.name)
+            stack.extend(producer[i] for i in node.input if i in producer)
+        return seen
+
+    outputs = [o.name for o in graph.output]
+    stats_only = ancestors([o for o in outputs if o == "stats"]) - ancestors(
+        [o for o in outputs if o != "stats"]
+    )
+    _require_names(model)
+    return stats_only | {n.name for n in graph.node if n.op_type in FP32_OPS}
+
+
+def edge_convs(model: Any) -> set[str]:
+    """Convolutions kept in float under int8: those reading the image (a path from the input reaches
+    them without crossing another convolution) and the one-channel heads (depth, mask logits) — the
+    usual first/last-layer exception of post-training quantization."""
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    weights = {t.name: t for t in graph.initializer}
+    inputs = {i.name for i in graph.input}
+    edge = set()
+    for node in graph.node:
+        if node.op_type != "Conv":
+            continue
+        w = weights.get(node.input[1])
+        if w is not None and w.dims and w.dims[0] == 1:
+            edge.add(node.name)
+            continue
+        stack, seen = [node.input[0]], set()
+        while stack:
+            name = stack.pop()
+            if name in inputs:
+                edge.add(node.name)
+                break
+            up = producer.get(name)
+            if up is None or up.name in seen or up.op_type == "Conv":
+                continue
+            seen.add(up.name)
+            stack.extend(up.input)
+    return edge
+
+
+def _require_names(model: Any) -> None:
+    """Give unnamed nodes unique names (block lists and TensorRT layer matching go by name)."""
+    used = {n.name for n in model.graph.node if n.name}
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{i}"
+            while name in used:
+                name += "_"
+            node.name = name
+            used.add(name)
+
+
+def _load(path: str | Path) -> Any:
+    import onnx
+
+    model = onnx.load(str(path))
+    _require_names(model)
+    return model
+
+
+def _finish(model: Any, source_meta: dict[str, Any], precision: str, dst: Path, **extra: Any) -> Path:
+    import onnx
+
+    from depthmask.export.onnx import save_onnx
+
+    meta = {**source_meta, "precision": precision, **extra}
+    set_onnx_metadata(model, meta)
+    onnx.checker.check_model(model, full_check=False)
+    return save_onnx(model, dst)
+
+
+def fp16_from_onnx(src: str | Path, dst: str | Path) -> Path:
+    """The fp16 variant of an fp32 export: float16 weights and activations, fp32 island and fp32 I/O."""
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+    model = _load(src)
+    meta = onnx_metadata(model)
+    if meta.get("precision") != "fp32":
+        raise ConfigError(f"{src} has precision {meta.get('precision')!r}; convert the fp32 export instead")
+    island = fp32_island(model)
+    # keep_io_types: the outputs stay float32 (the uint8 input is not a float and is never touched).
+    half = convert_float_to_float16(
+        model,
+        keep_io_types=True,
+        node_block_list=sorted(island),
+        op_block_list=[*DEFAULT_OP_BLOCK_LIST, *FP32_OPS],
+        disable_shape_infer=False,
+    )
+    _toposort(half)  # the converter appends its casts at the end of the node list
+    return _finish(half, meta, "fp16", Path(dst), fp32_nodes=len(island))
+
+
+def _toposort(model: Any) -> None:
+    """Reorder the graph's nodes so every input is produced before use (ONNX requires it)."""
+    graph = model.graph
+    ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(i in ready for i in node.input):
+                ordered.append(node)
+                ready.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise ValueError(f"the graph has a cycle or a missing input at {rest[0].name!r}")
+        pending = rest
+    copies = [type(n)() for n in ordered]
+    for copy, node in zip(copies, ordered, strict=True):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+class FrameReader:
+    """ONNX Runtime's CalibrationDataReader over uint8 frame batches (`get_next` → feed dict or None)."""
+
+    def __init__(
+        self,
+        frames: Iterable[np.ndarray],
+        input_name: str,
+        batch: int = CALIBRATION_BATCH,
+        *,
+        fixed: bool = False,
+    ) -> None:
+        self.input_name = input_name
+        self.batch, self.fixed = batch, fixed
+        self._batches: Iterator[np.ndarray] = batches(frames, batch)
+        self.count = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        """The next batch, or None when the frames are used up (a fixed-batch model's last one is padded
+        by repeating its last frame, as the runtime does)."""
+        batch = next(self._batches, None)
+        if batch is None:
+            return None
+        self.count += batch.shape[0]
+        if self.fixed and batch.shape[0] < self.batch:
+            batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch - batch.shape[0], axis=0)])
+        return {self.input_name: batch}
+
+
+def int8_from_onnx(
+    src: str | Path,
+    dst: str | Path,
+    calibration: Iterable[np.ndarray],
+    *,
+    calibration_source: str | None = None,
+    batch: int = CALIBRATION_BATCH,
+) -> Path:
+    """The int8 (QDQ) variant of an fp32 export, calibrated on `calibration` (uint8 H×W×3 frames).
+
+    Conv/MatMul weights are int8 per output channel, their activations uint8 with min/max calibrated
+    ranges; the fp32 island, the convolutions reading the image and the one-channel heads
+    (`edge_convs`), and every other op stay float (ONNX Runtime fuses the QDQ pairs into integer
+    kernels on the CPU).
+    """
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model = _load(src)
+    meta = onnx_metadata(model)
+    if meta.get("precision") != "fp32":
+        raise ConfigError(f"{src} has precision {meta.get('precision')!r}; quantize the fp32 export instead")
+    input_name = model.graph.input[0].name
+    fixed = model.graph.input[0].type.tensor_type.shape.dim[0].dim_value  # 0 when the batch is symbolic
+    inner = FrameReader(calibration, input_name, fixed or batch, fixed=bool(fixed))
+
+    class Reader(CalibrationDataReader):  # ORT checks the base class
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return inner.get_next()
+
+    import onnx
+
+    from depthmask.export.onnx import PROTOBUF_LIMIT, save_onnx
+
+    big = model.ByteSize() > PROTOBUF_LIMIT  # such models travel as files with external data
+    with tempfile.TemporaryDirectory(prefix="depthmask-int8-") as tmp:
+        named, pre, out = Path(tmp) / "named.onnx", Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+        save_onnx(model, named)
+        # Shape inference and graph clean-up first, as ORT recommends before quantization; the island is
+        # found on the result, whose node names the quantizer sees.
+        quant_pre_process(
+            str(named),
+            str(pre),
+            skip_symbolic_shape=True,
+            save_as_external_data=big,
+            all_tensors_to_one_file=True,
+        )
+        prepared = _load(pre)
+        save_onnx(prepared, pre)
+        quantize_static(
+            str(pre),
+            str(out),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=list(INT8_OPS),
+            nodes_to_exclude=sorted(fp32_island(prepared) | edge_convs(prepared)),
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            use_external_data_format=big,
+        )
+        if inner.count == 0:
+            raise ConfigError(f"calibration source {calibration_source!r} gave no frames")
+        quantized = onnx.load(str(out))
+    return _finish(
+        quantized,
+        meta,
+        "int8",
+        Path(dst),
+        calibration={"source": calibration_source, "frames": inner.count, "method": "minmax"},
+    )
