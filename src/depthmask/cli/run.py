@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,9 +15,9 @@ from rich.table import Table
 
 from depthmask.cli.app import app
 from depthmask.cli.errors import user_errors
+from depthmask.errors import DepthmaskError
 
 if TYPE_CHECKING:  # the runtime is imported inside the command, so --help stays light
-    from depthmask.runtime.config import RunConfig
     from depthmask.runtime.records import Result
 
 console = Console(stderr=True)
@@ -25,6 +26,12 @@ console = Console(stderr=True)
 class PolicyChoice(str, enum.Enum):
     every = "every"
     live = "live"
+
+
+class PrecisionChoice(str, enum.Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
 
 
 class FitChoice(str, enum.Enum):
@@ -53,6 +60,7 @@ def parse_range(text: str | None) -> tuple[float, float] | None:
         "  depthmask run dashcam.mp4 --model m.onnx --save video,depth --out runs/dashcam\n\n"
         "  depthmask run rtsp://127.0.0.1:8554/cam --model m.engine --policy live\n\n"
         "  depthmask run 'synthetic:frames=60' --model m.onnx\n\n"
+        "  depthmask run clip.mp4 --model m.onnx --backend torch --precision bf16\n\n"
         "Exit status: 0 every frame processed (or dropped by --policy live), 1 error (bad model, source "
         "or option), 2 some frames failed to decode (see audit.jsonl), 130 interrupted (outputs kept)."
     )
@@ -87,6 +95,14 @@ def run(
         FitChoice, typer.Option(help="How frames are fitted to the model's input size.")
     ] = FitChoice.resize,
     threads: Annotated[int | None, typer.Option(help="Inference threads (CPU).")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="torch: cpu, cuda, cuda:N; onnxruntime: cpu or cuda; tensorrt: cuda:N."),
+    ] = None,
+    precision: Annotated[
+        PrecisionChoice | None,
+        typer.Option(help="Compute precision of --backend torch (files keep their exported one)."),
+    ] = None,
     depth_range: Annotated[
         str | None, typer.Option(help="Fixed overlay depth range MIN,MAX in metres.")
     ] = None,
@@ -107,6 +123,8 @@ def run(
         show=show,
         fit=fit.value,
         threads=threads,
+        device=device,
+        precision=precision.value if precision else None,
         depth_range=parse_range(depth_range),
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -115,9 +133,10 @@ def run(
     raise typer.Exit(summary["exit_status"])
 
 
-def run_with_progress(cfg: RunConfig) -> dict[str, Any]:
-    """The core run with a rich progress line: frames, frames/s, drops, failures."""
-    from depthmask.runtime.run import run as run_core
+def run_with_progress(cfg: Any, core: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`core(cfg, on_result=…)` (default: the run core) with a progress line: frames/s, drops, failures."""
+    if core is None:
+        from depthmask.runtime.run import run as core
 
     counts = {"ok": 0, "dropped": 0, "failed": 0}
     with Progress(
@@ -140,7 +159,12 @@ def run_with_progress(cfg: RunConfig) -> dict[str, Any]:
             progress.update(task, advance=1, fps=counts["ok"] / elapsed, dropped=counts["dropped"],
                             failed=counts["failed"])  # fmt: skip
 
-        return run_core(cfg, on_result=on_result)
+        try:
+            return core(cfg, on_result=on_result)
+        except DepthmaskError:
+            if not any(counts.values()):  # nothing ran: the error line alone, without an empty bar
+                progress.live.transient = True
+            raise
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from depthmask.errors import ConfigError
 
 SAVE_KINDS = frozenset({"video", "depth", "depth_masked", "mask", "samples"})
+PRECISIONS = ("fp32", "bf16", "fp16")  # compute precision of the torch backend (files carry their own)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class RunConfig:
     fit: Literal["resize", "crop", "letterbox"] = "resize"
     buffer: int = 8
     threads: int | None = None
+    device: str | None = None  # None: the backend's default (torch: cpu; onnxruntime: best provider)
+    precision: Literal["fp32", "bf16", "fp16"] | None = None  # torch backend only; None = fp32
     depth_range: tuple[float, float] | None = None  # fixed colour range for the overlay; None adapts slowly
 
     def __post_init__(self) -> None:
@@ -46,6 +49,10 @@ class RunConfig:
             raise ConfigError(
                 f"--save {','.join(unknown)}: unknown; choose from {', '.join(sorted(SAVE_KINDS))}"
             )
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {self.threads}")
         if self.depth_range is not None and not self.depth_range[0] < self.depth_range[1]:
             raise ConfigError(f"--depth-range must be MIN,MAX with MIN < MAX, got {self.depth_range}")
 

@@ -21,6 +21,7 @@ from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.buffer import FrameBuffer
 from depthmask.runtime.preprocess import Fit, fit_frame
 from depthmask.runtime.records import Item, Result
+from depthmask.runtime.signals import sigint_deferred
 from depthmask.runtime.sinks.base import Sink
 from depthmask.runtime.sources.base import Frame, Policy, Source
 
@@ -161,6 +162,9 @@ class Pipeline:
             results.append(Result(it, "ok", outputs=per, stats=st, batch=batch_id))
         for res in results:
             self.out.put(res)
+            # Handed on (results are in `good`'s order): an interrupt from here on must not record
+            # this frame a second time, as skipped.
+            del good[0]
 
     def run(self) -> PipelineReport:
         """Process every source to its end (or until Ctrl-C); sinks are opened and closed by the caller."""
@@ -190,16 +194,17 @@ class Pipeline:
             self.report.interrupted = True
             log.warning("interrupted: flushing what was processed")
         finally:
-            self.buffer.stop()
-            for it in pending + self.buffer.drain():
-                self.out.put(Result(it, "skipped", "run interrupted before inference"))
-            for r in readers:
-                r.join(timeout=2.0)
-            for it in self.buffer.drain():  # anything a reader added while stopping
-                self.out.put(Result(it, "skipped", "run interrupted before inference"))
-            self.out.put(_END)
-            writer.join()
-            self.report.wall_s = time.perf_counter() - t0
+            with sigint_deferred():  # a second Ctrl-C must not lose the records still queued
+                self.buffer.stop()
+                for it in pending + self.buffer.drain():
+                    self.out.put(Result(it, "skipped", "run interrupted before inference"))
+                for r in readers:
+                    r.join(timeout=2.0)
+                for it in self.buffer.drain():  # anything a reader added while stopping
+                    self.out.put(Result(it, "skipped", "run interrupted before inference"))
+                self.out.put(_END)
+                writer.join()
+                self.report.wall_s = time.perf_counter() - t0
         if self._writer_error is not None:
             raise self._writer_error
         return self.report

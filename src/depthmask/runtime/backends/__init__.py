@@ -1,4 +1,7 @@
-"""Backends by name: `create_backend("onnxruntime", "model.onnx")`; `backend_name_for("x.engine")`."""
+"""Backends by name: `create_backend("onnxruntime", "model.onnx")`; `backend_name_for("x.engine")`.
+
+`torch` runs the PyTorch graph rebuilt from a file's metadata; it is never picked by suffix.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,18 @@ def _tensorrt(model: Path, **kw: Any) -> Backend:
     return TensorRTBackend(model, **kw)
 
 
-BACKENDS: dict[str, Callable[..., Backend]] = {"onnxruntime": _onnxruntime, "tensorrt": _tensorrt}
+def _torch(model: Path, **kw: Any) -> Backend:
+    # Imported only when chosen: the runtime never imports torch otherwise.
+    from depthmask.runtime.backends.torch import TorchBackend
+
+    return TorchBackend(model, **kw)
+
+
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "onnxruntime": _onnxruntime,
+    "tensorrt": _tensorrt,
+    "torch": _torch,
+}
 SUFFIX_BACKEND = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".trt": "tensorrt"}
 
 
