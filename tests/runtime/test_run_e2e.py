@@ -182,6 +182,45 @@ def test_live_policy_drops_and_counts_frames(audit_model: Path, tmp_path: Path, 
     assert video_frames(Path(video)) == counts["ok"]  # dropped frames were never processed
 
 
+class FailingOnnxRuntime(SlowOnnxRuntime):
+    """The real ONNX Runtime backend that fails on its third batch (a GPU lost mid-run, say)."""
+
+    name = "failing-onnxruntime"
+
+    def __init__(self, model: Path, **options: Any) -> None:
+        super().__init__(model, delay_s=0.0, **options)
+        self.calls = 0
+
+    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("device lost")
+        return super().infer(frames)
+
+
+def test_backend_failure_keeps_what_was_processed(audit_model: Path, tmp_path: Path) -> None:
+    from depthmask.runtime.run import EXIT_ERROR
+
+    register_backend(FailingOnnxRuntime.name, FailingOnnxRuntime)
+    try:
+        out = tmp_path / "out"
+        cfg = config(audit_model, [synthetic(12)], out, backend=FailingOnnxRuntime.name, batch=2,
+                     save=frozenset({"video"}))  # fmt: skip
+        with pytest.raises(RuntimeError, match="device lost"):
+            run(cfg)
+    finally:
+        BACKENDS.pop(FailingOnnxRuntime.name)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["exit_status"] == EXIT_ERROR and "device lost" in summary["error"]
+    assert summary["counts"]["ok"] == 4  # the two batches before the failure
+    recs = records(out)
+    assert sorted(r["frame"] for r in recs) == sorted({r["frame"] for r in recs})  # none twice
+    assert Counter(r["status"] for r in recs)["ok"] == 4
+    assert all("device lost" in r["error"] for r in recs if r["status"] == "skipped")
+    (video,) = videos(summary)
+    assert video_frames(Path(video)) == len(recs)  # finalised, playable, a placeholder per lost frame
+
+
 # -- c) damaged input: records, a completed run, the documented exit status --------------------------
 
 

@@ -50,6 +50,7 @@ class PipelineReport:
     wall_s: float = 0.0
     batches: int = 0
     interrupted: bool = False
+    error: Exception | None = None  # what stopped the run early (a failing backend); re-raised by run()
     infer_ms: list[float] = field(default_factory=list)
     sink_ms: list[float] = field(default_factory=list)
 
@@ -193,15 +194,23 @@ class Pipeline:
         except KeyboardInterrupt:
             self.report.interrupted = True
             log.warning("interrupted: flushing what was processed")
+        except Exception as exc:  # a failing backend ends the run; what was processed is still written
+            self.report.error = exc
+            log.error("inference failed, stopping: %s", exc)
         finally:
             with sigint_deferred():  # a second Ctrl-C must not lose the records still queued
                 self.buffer.stop()
+                reason = (
+                    f"run stopped before inference: {self.report.error}"
+                    if self.report.error is not None
+                    else "run interrupted before inference"
+                )
                 for it in pending + self.buffer.drain():
-                    self.out.put(Result(it, "skipped", "run interrupted before inference"))
+                    self.out.put(Result(it, "skipped", reason))
                 for r in readers:
                     r.join(timeout=2.0)
                 for it in self.buffer.drain():  # anything a reader added while stopping
-                    self.out.put(Result(it, "skipped", "run interrupted before inference"))
+                    self.out.put(Result(it, "skipped", reason))
                 self.out.put(_END)
                 writer.join()
                 self.report.wall_s = time.perf_counter() - t0

@@ -13,7 +13,7 @@ from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.overlay import overlay_size
-from depthmask.runtime.pipeline import Pipeline, PipelineOptions
+from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
 from depthmask.runtime.records import Result
 from depthmask.runtime.signals import sigint_deferred
 from depthmask.runtime.sinks.audit import AuditLogSink, write_json_atomic
@@ -26,6 +26,7 @@ from depthmask.runtime.sources import open_sources
 log = logging.getLogger("depthmask.runtime")
 
 EXIT_OK = 0
+EXIT_ERROR = 1  # the run stopped early on an error (named in summary.json); what was processed is kept
 EXIT_FRAMES_FAILED = 2  # the run completed but some frames could not be decoded
 EXIT_INTERRUPTED = 130  # Ctrl-C: outputs flushed and finalised, summary written
 
@@ -82,8 +83,9 @@ def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> di
             _close_all([*sinks, *opened, backend])
     summary = {
         **audit.summary(),
-        "exit_status": _exit_status(audit.counts, report.interrupted),
+        "exit_status": _exit_status(audit.counts, report),
         "interrupted": report.interrupted,
+        "error": None if report.error is None else f"{type(report.error).__name__}: {report.error}",
         "started": t0,
         "wall_s": round(report.wall_s, 3),
         "throughput_fps": round(audit.counts["ok"] / report.wall_s, 3) if report.wall_s > 0 else None,
@@ -100,6 +102,8 @@ def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> di
     }
     with sigint_deferred():
         write_json_atomic(cfg.out / "summary.json", summary)
+    if report.error is not None:  # outputs and summary are written; now the user sees the error
+        raise report.error
     return summary
 
 
@@ -145,7 +149,9 @@ def _close_all(things: Iterable[Any]) -> None:
         raise first
 
 
-def _exit_status(counts: dict[str, int], interrupted: bool) -> int:
-    if interrupted:
+def _exit_status(counts: dict[str, int], report: PipelineReport) -> int:
+    if report.error is not None:
+        return EXIT_ERROR
+    if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FRAMES_FAILED if counts["decode_error"] or counts["skipped"] else EXIT_OK

@@ -27,4 +27,4 @@ class Sink(Protocol):
 def source_dir_name(source_id: str, index: int) -> str:
     """A folder name for one source's outputs: its index plus a readable, filesystem-safe tail."""
     tail = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in source_id.rstrip("/").split("/")[-1])
-    return f"{index:02d}_{tail[-40:] or 'source'}"
+    return f"{index:02d}_{tail[:40] or 'source'}"  # the head: a file's name, a scheme and its first options
