@@ -6,7 +6,6 @@ metadata from the JSON sidecar. Values written as JSON strings are decoded back 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,6 @@ import numpy as np
 from depthmask.errors import ContractError
 
 REQUIRED_KEYS = ("format_version", "mode", "input", "outputs", "stats_columns")
-
-
-def decode_props(props: dict[str, str]) -> dict[str, Any]:
-    """ONNX `metadata_props` (all strings) → values, JSON-decoding those that hold JSON."""
-    out: dict[str, Any] = {}
-    for key, value in props.items():
-        try:
-            out[key] = json.loads(value)
-        except (json.JSONDecodeError, TypeError):
-            out[key] = value
-    return out
 
 
 @dataclass(frozen=True)

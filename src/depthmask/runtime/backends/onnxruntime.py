@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from depthmask.errors import ContractError, SourceError
+from depthmask.export.metadata import from_props
 from depthmask.runtime.backends.base import BackendBase
-from depthmask.runtime.model_info import ModelInfo, decode_props
+from depthmask.runtime.model_info import ModelInfo
 
 PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",
@@ -45,7 +46,7 @@ def _info(session: Any, path: str | Path) -> ModelInfo:
     from depthmask.export.metadata import check_io  # torch-free, onnx-free
     from depthmask.export.spec import BATCH_AXIS
 
-    meta = decode_props(dict(session.get_modelmeta().custom_metadata_map))
+    meta = from_props(dict(session.get_modelmeta().custom_metadata_map))
     info = ModelInfo.from_metadata(meta, path)
     inputs = [
         (i.name, i.type.removeprefix("tensor(").removesuffix(")"), list(i.shape))
