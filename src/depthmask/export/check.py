@@ -74,7 +74,7 @@ def check_model(cfg: CheckConfig) -> ParityResult:
     """Compare `cfg.model` with its PyTorch reference on `cfg.frames` frames of `cfg.source`."""
     from depthmask.export.frames import collect, frames_from_source
     from depthmask.export.metadata import read_metadata
-    from depthmask.export.parity import TorchRunner, runner_for, validate
+    from depthmask.export.parity import artefact_parity
 
     meta = read_metadata(cfg.model)
     graph = graph_from_metadata(meta, checkpoint_n=cfg.checkpoint_n, checkpoint_g=cfg.checkpoint_g)
@@ -83,17 +83,4 @@ def check_model(cfg: CheckConfig) -> ParityResult:
     frames = collect(frames_from_source(cfg.source or DEFAULT_SOURCE, h, w, cfg.frames, channel_order=order))
     fixed = meta["input"].get("batch")
     batch = min(cfg.batch, fixed) if isinstance(fixed, int) else cfg.batch
-    runner = runner_for(cfg.model)
-    try:
-        return validate(
-            TorchRunner(graph),
-            runner,
-            frames,
-            precision=meta["precision"],
-            batch=batch,
-            stats_columns=meta["stats_columns"],
-            epsilon=meta["epsilon"],
-            candidate_name=str(cfg.model),
-        )
-    finally:
-        runner.close()
+    return artefact_parity(graph, cfg.model, meta, frames, batch=batch)

@@ -358,3 +358,24 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     if math.isnan(value):
         return "nan"
     return f"{value:.{digits}g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.{digits + 1}f}"
+
+
+def artefact_parity(
+    graph: Any, artefact: str | Path, meta: Mapping[str, Any], frames: np.ndarray, *, batch: int
+) -> ParityResult:
+    """An exported file against its PyTorch graph (`AuditGraph`), at the precision and ε its metadata
+    declares; the file's runner is closed afterwards."""
+    runner = runner_for(artefact)
+    try:
+        return validate(
+            TorchRunner(graph),
+            runner,
+            frames,
+            precision=meta["precision"],
+            batch=batch,
+            stats_columns=meta["stats_columns"],
+            epsilon=meta["epsilon"],
+            candidate_name=str(artefact),
+        )
+    finally:
+        runner.close()

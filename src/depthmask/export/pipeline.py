@@ -90,7 +90,7 @@ def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig) -> ParityRes
     """Parity of one artefact against the PyTorch graph on `cfg.check_frames` frames."""
     from depthmask.export.frames import collect, frames_from_source
     from depthmask.export.metadata import read_metadata
-    from depthmask.export.parity import TorchRunner, runner_for, validate
+    from depthmask.export.parity import artefact_parity
 
     meta = read_metadata(artefact)
     height, width = graph.input_size
@@ -98,20 +98,7 @@ def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig) -> ParityRes
     frames = collect(
         frames_from_source(source, height, width, cfg.check_frames, channel_order=cfg.channel_order)
     )
-    runner = runner_for(artefact)
-    try:
-        return validate(
-            TorchRunner(graph),
-            runner,
-            frames,
-            precision=meta["precision"],
-            batch=cfg.batch or 4,
-            stats_columns=meta["stats_columns"],
-            epsilon=meta["epsilon"],
-            candidate_name=str(artefact),
-        )
-    finally:
-        runner.close()
+    return artefact_parity(graph, artefact, meta, frames, batch=cfg.batch or 4)
 
 
 def artefacts_from_config(
