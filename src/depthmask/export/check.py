@@ -48,16 +48,36 @@ class CheckConfig:
 
 
 def graph_from_metadata(
-    meta: dict[str, Any], *, checkpoint_n: Path | None = None, checkpoint_g: Path | None = None
+    meta: dict[str, Any],
+    *,
+    checkpoint_n: Path | None = None,
+    checkpoint_g: Path | None = None,
+    beside: Path | None = None,
 ) -> AuditGraph:
-    """The PyTorch AuditGraph an artefact was exported from, rebuilt and verified from its metadata."""
+    """The PyTorch AuditGraph an artefact was exported from, rebuilt and verified from its metadata.
+
+    Checkpoints that moved with the model (copied to another machine, an installed package) are found
+    in the folder `beside` under their recorded names; the hash check still decides whether they fit.
+    """
     from depthmask.export.networks import rebuild
 
     records = meta["checkpoints"]
+
+    def moved(record: dict[str, Any] | None, given: Path | None) -> Path | None:
+        recorded = (record or {}).get("checkpoint")
+        if given is not None or beside is None or not recorded or Path(recorded).is_file():
+            return given
+        candidate = beside / Path(recorded).name
+        return candidate if candidate.is_file() else None
+
     depth_net = None
     if meta["mode"] != "mask":
-        depth_net, _ = rebuild(records["depth_net"], role="depth", checkpoint=checkpoint_n)
-    mask_net, _ = rebuild(records["mask_net"], role="mask", checkpoint=checkpoint_g)
+        depth_net, _ = rebuild(
+            records["depth_net"], role="depth", checkpoint=moved(records["depth_net"], checkpoint_n)
+        )
+    mask_net, _ = rebuild(
+        records["mask_net"], role="mask", checkpoint=moved(records["mask_net"], checkpoint_g)
+    )
     graph = AuditGraph(
         depth_net,
         mask_net,
@@ -77,7 +97,9 @@ def check_model(cfg: CheckConfig) -> ParityResult:
     from depthmask.export.parity import artefact_parity
 
     meta = read_metadata(cfg.model)
-    graph = graph_from_metadata(meta, checkpoint_n=cfg.checkpoint_n, checkpoint_g=cfg.checkpoint_g)
+    graph = graph_from_metadata(
+        meta, checkpoint_n=cfg.checkpoint_n, checkpoint_g=cfg.checkpoint_g, beside=cfg.model.parent
+    )
     h, w = graph.input_size
     order = meta["input"]["channel_order"]
     frames = collect(frames_from_source(cfg.source or DEFAULT_SOURCE, h, w, cfg.frames, channel_order=order))

@@ -114,6 +114,7 @@ class TorchBackend(BackendBase):
             meta,
             checkpoint_n=Path(n) if n is not None else None,
             checkpoint_g=Path(g) if g is not None else None,
+            beside=self.model.parent,
         )
         return graph, info
 
