@@ -34,6 +34,8 @@ CASES = [
     pytest.param(("onnxruntime", {"providers": ["cpu"]}), id="onnxruntime"),
     pytest.param(("torch", {"precision": "fp32"}), id="torch-fp32"),
     pytest.param(("torch", {"precision": "bf16"}), id="torch-bf16"),
+    pytest.param(("openvino", {"precision": "fp32"}), id="openvino-fp32"),
+    pytest.param(("openvino", {"precision": "bf16"}), id="openvino-bf16"),
     pytest.param(("tensorrt", {}), id="tensorrt", marks=pytest.mark.trt),
 ]
 
@@ -62,6 +64,8 @@ def backend(request: pytest.FixtureRequest, model_for: Any) -> Iterator[Backend]
     name, options = request.param
     if name == "torch" and not module_available("torch"):
         pytest.skip("PyTorch is not installed (pip install 'depthmask[train]')")
+    if name == "openvino" and not module_available("openvino"):
+        pytest.skip("OpenVINO is not installed (pip install 'depthmask[openvino]')")
     if options.get("precision") == "bf16" and not _bf16_native():
         pytest.skip("this CPU has no native bf16 (needs AVX-512 BF16 or AMX)")
     threads = {"threads": THREADS} if name != "tensorrt" else {}
@@ -146,6 +150,8 @@ def test_close_twice_and_context_manager(backend: Backend, sample_frames: np.nda
 def test_missing_model_file_is_a_clear_error(name: str, tmp_path: Path) -> None:
     if name == "tensorrt" and not module_available("tensorrt"):
         pytest.skip("TensorRT is not installed (it needs an NVIDIA GPU)")
+    if name == "openvino" and not module_available("openvino"):
+        pytest.skip("OpenVINO is not installed (pip install 'depthmask[openvino]')")
     missing = tmp_path / ("nowhere.engine" if name == "tensorrt" else "nowhere.onnx")
     with pytest.raises(SourceError, match=r"nowhere\.(onnx|engine).* does not exist"):
         create_backend(name, missing).load()

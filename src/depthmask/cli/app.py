@@ -36,4 +36,4 @@ def main() -> None:
 
 
 # Importing the command modules registers their commands on `app` (order = order in --help).
-from depthmask.cli import convert, info, report, run  # noqa: E402, F401
+from depthmask.cli import bench, check, convert, demo, evaluate, export, info, report, run, train  # noqa: E402, F401

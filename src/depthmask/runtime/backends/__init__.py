@@ -32,10 +32,17 @@ def _torch(model: Path, **kw: Any) -> Backend:
     return TorchBackend(model, **kw)
 
 
+def _openvino(model: Path, **kw: Any) -> Backend:
+    from depthmask.runtime.backends.openvino import OpenVinoBackend
+
+    return OpenVinoBackend(model, **kw)
+
+
 BACKENDS: dict[str, Callable[..., Backend]] = {
     "onnxruntime": _onnxruntime,
     "tensorrt": _tensorrt,
     "torch": _torch,
+    "openvino": _openvino,
 }
 SUFFIX_BACKEND = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".trt": "tensorrt"}
 

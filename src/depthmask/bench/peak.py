@@ -1,0 +1,99 @@
+"""The CPU's measured GEMM peak per precision: what "% of peak" in the result rows is relative to.
+
+A large square matrix product is the best-case workload of every CPU math library, so its GFLOP/s is
+the ceiling a convolutional network can approach. Measured in the same run and with the same thread
+count as the rows: fp32 through PyTorch (oneDNN/MKL) and NumPy (its BLAS), bf16 and fp16 through
+PyTorch, int8 through `torch._int_mm` (int8 × int8 → int32, AMX-INT8/VNNI where the CPU has them). Each
+is tried at a few sizes, several times each, and the best is kept: a peak, not a typical figure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from depthmask.errors import module_available
+
+SIZES = (1024, 2048, 4096)
+REPEATS = 5  # timed products per size, after one untimed
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The best GEMM rate measured for one precision (None with `reason` when it cannot be measured)."""
+
+    precision: str
+    gflop_per_s: float | None
+    how: str  # library and size of the best product
+    threads: int
+    by_size: dict[str, float]  # "<library> <n>" → GFLOP/s
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def _best_rate(fn: Callable[[], Any], n: int, repeats: int) -> float:
+    fn()  # first call: allocation, kernel selection, AMX tile set-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best / 1e9
+
+
+def _candidates(precision: str, n: int) -> list[tuple[str, Callable[[], Any]]]:
+    """(library, call) pairs computing one n×n×n product at `precision`."""
+    out: list[tuple[str, Callable[[], Any]]] = []
+    rng = np.random.default_rng(0)
+    if precision == "fp32":
+        a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+        out.append(("numpy", lambda: a @ b))
+    if not module_available("torch"):
+        return out
+    import torch
+
+    if precision in ("fp32", "bf16", "fp16"):
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        ta, tb = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        out.append(("torch", lambda: torch.mm(ta, tb)))
+    elif precision == "int8" and hasattr(torch, "_int_mm"):
+        ia = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+        ib = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+        out.append(("torch._int_mm", lambda: torch._int_mm(ia, ib)))
+    return out
+
+
+def gemm_peak(
+    precision: str, threads: int, *, sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS
+) -> Peak:
+    """The best GFLOP/s of an n×n×n matrix product at `precision` on `threads` threads (2 FLOP per MAC)."""
+    if module_available("torch"):
+        import torch
+
+        torch.set_num_threads(threads)  # NumPy's BLAS follows OMP_NUM_THREADS, set before it loads
+    by_size: dict[str, float] = {}
+    last_error = ""
+    for n in sizes:
+        for library, fn in _candidates(precision, n):
+            try:
+                by_size[f"{library} {n}"] = round(_best_rate(fn, n, repeats), 1)
+            except RuntimeError as exc:  # e.g. a dtype without a CPU kernel in this torch build
+                by_size[f"{library} {n}"] = float("nan")
+                last_error = str(exc).splitlines()[0]
+    rates = {k: v for k, v in by_size.items() if np.isfinite(v)}
+    if not rates:
+        reason = (
+            "no library here multiplies this precision"
+            if not by_size
+            else f"the matrix product failed: {last_error}"
+        )
+        return Peak(precision, None, "", threads, by_size, reason)
+    how = max(rates, key=lambda k: rates[k])
+    return Peak(precision, rates[how], f"{how}×{how.split()[-1]}×{how.split()[-1]}", threads, by_size)

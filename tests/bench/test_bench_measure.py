@@ -1,0 +1,56 @@
+"""Timing loops (a fake clock: no test depends on this machine's speed) and the GEMM peak's bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+from depthmask.bench.measure import time_calls
+from depthmask.bench.peak import gemm_peak
+
+
+class FakeClock:
+    """Advances `step` seconds per call of the timed function."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step, self.calls = 0.0, step, 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def work(self) -> None:
+        self.calls += 1
+        self.now += self.step
+
+
+def test_runs_until_seconds_and_iterations_are_both_reached() -> None:
+    clock = FakeClock(0.5)
+    t = time_calls(clock.work, warmup=2, seconds=3.0, iters=4, clock=clock)
+    assert t.iterations == 6  # 4 iterations take 2 s; 6 reach the 3 s
+    assert clock.calls == 8  # plus the warm-up
+    assert t.latencies_ms == (500.0,) * 6
+    assert not t.capped
+    assert math.isclose(t.frames_per_s(4), 4 * 6 / 3.0)
+    assert t.summary()["p50"] == 500.0
+
+
+def test_iterations_win_over_seconds() -> None:
+    clock = FakeClock(0.01)
+    t = time_calls(clock.work, warmup=0, seconds=0.0, iters=20, clock=clock)
+    assert t.iterations == 20
+
+
+def test_max_seconds_caps_a_slow_row_and_says_so() -> None:
+    clock = FakeClock(10.0)
+    t = time_calls(clock.work, warmup=1, seconds=3.0, iters=20, max_seconds=25.0, clock=clock)
+    assert t.iterations == 3 and t.capped
+
+
+def test_gemm_peak_measures_and_explains() -> None:
+    p = gemm_peak("fp32", 1, sizes=(128,), repeats=1)
+    assert p.gflop_per_s is not None and p.gflop_per_s > 0
+    assert p.how.endswith("128×128×128")
+    assert set(p.by_size) >= {"numpy 128", "torch 128"}
+    q = gemm_peak("int8", 1, sizes=(128,), repeats=1)
+    assert q.gflop_per_s is not None and q.how.startswith("torch._int_mm")
+    none = gemm_peak("fp64", 1, sizes=(64,), repeats=1)
+    assert none.gflop_per_s is None and "no library" in (none.reason or "")

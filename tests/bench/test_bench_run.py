@@ -1,0 +1,113 @@
+"""End to end on tiny networks: the graph built on the fly, and `--model FILE` through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from bench_tiny import QUICK, TINY
+from typer.testing import CliRunner
+
+from depthmask.bench.config import BenchConfig
+from depthmask.bench.core import bench_from_config
+from depthmask.bench.rows import BenchResult, Row
+from depthmask.cli.app import app
+from depthmask.errors import module_available
+
+ROW_FIELDS = {
+    "path", "precision", "batch", "device", "height", "width", "mode", "kind", "status", "reason",
+    "warmup", "iterations", "wall_s", "latency_ms", "frames_per_s", "gflop_per_frame", "gflop_per_s",
+    "peak_gflop_per_s", "peak_pct", "fidelity", "backend", "label", "status_text",
+}  # fmt: skip
+LATENCY_FIELDS = {"count", "p50", "p90", "p99", "max", "mean", "std"}
+
+
+def _by(rows: tuple[Row, ...], label: str, batch: int = 1, kind: str = "compute") -> Row:
+    return next(r for r in rows if r.label == label and r.batch == batch and r.kind == kind)
+
+
+def test_graph_on_the_fly_rows_fidelity_and_unavailable_rows() -> None:
+    seen: list[Row] = []
+    cfg = BenchConfig(
+        **TINY, **QUICK, backends=("authors", "torch", "tensorrt"), precisions=("fp32", "bf16"),
+        batches=(1, 2), peak=False,
+    )  # fmt: skip
+    result = bench_from_config(cfg, on_row=seen.append)
+    assert len(result.rows) == 3 * 2 * 2 and list(result.rows) == seen
+    for row in result.rows:
+        assert set(row.to_dict()) >= ROW_FIELDS
+    authors = _by(result.rows, "authors fp32 three calls")
+    torch32 = _by(result.rows, "torch fp32", batch=2)
+    for r in (authors, torch32):
+        assert r.ok and r.iterations >= 2 and set(r.latency_ms) == LATENCY_FIELDS
+        assert r.frames_per_s > 0 and r.gflop_per_frame > 0
+        assert r.gflop_per_s == round(r.gflop_per_frame * r.frames_per_s, 2)
+    # The authors' way and the fused graph compute the same N and G on the same frames.
+    assert authors.fidelity["passed"] and authors.fidelity["mask_iou"] > 0.999
+    assert torch32.fidelity["passed"]
+    bf16 = _by(result.rows, "torch bf16")
+    assert bf16.ok and bf16.fidelity["mask_iou"] is not None and 0 < bf16.fidelity["mask_iou"] <= 1
+    assert bf16.fidelity["depth_abs_rel"] > 0  # bf16 really changed the arithmetic
+    trt = _by(result.rows, "tensorrt fp32 cuda")
+    assert trt.status_text == "unavailable: no CUDA GPU"
+    assert _by(result.rows, "authors bf16 three calls").status == "unavailable"
+    assert result.subject["weights"] == "random, settled" and result.subject["sensitivity"]["mask_iou"] > 0
+    data = json.loads(json.dumps(result.to_dict()))  # strictly JSON (no NaN objects, no tuples)
+    assert data["environment"]["cpu"] and "torch" in data["environment"]["libraries"]
+    assert data["highlights"]["authors_fps"] == authors.frames_per_s
+
+
+def test_model_file_through_the_cli(tiny_onnx: Path, tmp_path: Path) -> None:
+    out, md = tmp_path / "bench.json", tmp_path / "bench.md"
+    args = [
+        "bench", "--model", str(tiny_onnx), "--backend", "onnxruntime,openvino,torch,tensorrt",
+        "--precision", "fp32,int8", "--batch", "1", "--warmup", "1", "--seconds", "0", "--iters", "2",
+        "--threads", "1", "--fidelity-frames", "2", "--calibration-frames", "4", "--stream",
+        "--stream-frames", "4", "--profile", "--no-peak", "--json", str(out), "--markdown", str(md),
+    ]  # fmt: skip
+    res = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "depthmask bench" in res.output and "unavailable: no CUDA GPU" in res.output
+    result = BenchResult.from_dict(json.loads(out.read_text()))
+    assert result.config["model"] == str(tiny_onnx)
+    measured = ["onnxruntime fp32", "onnxruntime int8", "torch fp32"]
+    if module_available("openvino"):  # an optional extra: CI's install has no OpenVINO
+        measured += ["openvino fp32", "openvino int8"]
+    else:
+        ov = _by(result.rows, "openvino fp32")
+        assert ov.status == "unavailable" and "depthmask[openvino]" in (ov.reason or "")
+    for label in measured:
+        row = _by(result.rows, label)
+        assert row.ok, row.status_text
+        assert row.fidelity is not None and "passed" in row.fidelity
+        assert row.gflop_per_frame == round(result.subject["gflop_per_frame"], 3)
+    assert _by(result.rows, "torch int8").status == "unavailable"
+    stream = _by(result.rows, "onnxruntime fp32", kind="end-to-end")
+    assert stream.ok and stream.stream["frames"] == 4 and stream.stream["counts"]["ok"] == 4
+    assert stream.stream["ratio"] > 0 and stream.stream["latency"]["added_p50_ms"] is not None
+    assert {p["path"] for p in result.profiles} >= {"onnxruntime"}
+    ort = next(p for p in result.profiles if p["path"] == "onnxruntime" and p["precision"] == "fp32")
+    conv = next(o for o in ort["ops"] if "Conv" in o["op"])
+    assert conv["gflop_per_run"] > 0 and np.isclose(sum(o["share"] for o in ort["ops"]), 1.0, atol=0.01)
+    assert "| onnxruntime fp32 | 1 | compute | ok |" in md.read_text()
+
+
+def test_help_works_without_torch() -> None:
+    # torch made unimportable: --help must not need it (the base install has no torch).
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from typer.testing import CliRunner\n"
+        "from depthmask.cli.app import app\n"
+        "r = CliRunner().invoke(app, ['bench', '--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert '--backend' in r.output and 'Examples' in r.output\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_bad_option_is_a_user_error() -> None:
+    res = CliRunner().invoke(app, ["bench", "--backend", "onnxrutime", "--depth-net", "hu2019_tiny"])
+    assert res.exit_code == 1 and "Did you mean 'onnxruntime'" in res.output
