@@ -6,13 +6,13 @@ Torch-free (the CLI's --help and the base install import it). Never mutated: der
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from depthmask.errors import ConfigError, closest
 from depthmask.export.spec import MODES
+from depthmask.settings import settings_dict
 
 # The paths a row can run: the runtime's backends plus "authors" (the authors' way: eager PyTorch fp32,
 # N(I), G(I), N(I ⊗ M) as three calls with NumPy between them), which exists only as a baseline here.
@@ -155,10 +155,4 @@ class BenchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (paths as strings, tuples as lists)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = (
-                str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
-            )
-        return out
+        return settings_dict(self)

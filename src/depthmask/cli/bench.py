@@ -3,7 +3,6 @@ markdown files on request. Torch loads only when the command runs (and only if a
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 from typing import Annotated
@@ -14,22 +13,11 @@ from rich.console import Console
 from depthmask.bench.config import MIN_ITERATIONS, MIN_SECONDS, BenchConfig
 from depthmask.cli.app import app
 from depthmask.cli.errors import user_errors
+from depthmask.cli.export import BackboneChoice, ModeChoice
 from depthmask.errors import ConfigError
 
 console = Console()
 progress = Console(stderr=True)
-
-
-class ModeChoice(str, enum.Enum):
-    audit = "audit"
-    masked = "masked"
-    mask = "mask"
-
-
-class BackboneChoice(str, enum.Enum):
-    resnet50 = "resnet50"
-    densenet161 = "densenet161"
-    senet154 = "senet154"
 
 
 def parse_list(text: str, what: str) -> tuple[str, ...]:

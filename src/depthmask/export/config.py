@@ -6,7 +6,6 @@ metadata (`export_config`), so an ONNX file or engine says how it was made.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from depthmask.errors import ConfigError, closest
 from depthmask.export.spec import CHANNEL_ORDERS, EPSILON, FAR_FRACTION, MODES
+from depthmask.settings import settings_dict
 
 
 class Format(str, enum.Enum):
@@ -156,14 +156,8 @@ class ExportConfig:
         return (self.batch,) * 3 if self.batch is not None else self.batch_profile  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (paths as strings)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = (
-                str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
-            )
-        return out
+        """JSON-ready fields (paths as strings, tuples as lists)."""
+        return settings_dict(self)
 
 
 def _choice(what: str, value: str, choices: Any) -> None:
