@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from bench_tiny import QUICK, TINY
 from typer.testing import CliRunner
 
@@ -44,7 +45,8 @@ def test_graph_on_the_fly_rows_fidelity_and_unavailable_rows() -> None:
     for r in (authors, torch32):
         assert r.ok and r.iterations >= 2 and set(r.latency_ms) == LATENCY_FIELDS
         assert r.frames_per_s > 0 and r.gflop_per_frame > 0
-        assert r.gflop_per_s == round(r.gflop_per_frame * r.frames_per_s, 2)
+        # from unrounded figures: the rounded row fields agree to their printed precision
+        assert r.gflop_per_s == pytest.approx(r.gflop_per_frame * r.frames_per_s, rel=1e-3, abs=0.02)
     # The authors' way and the fused graph compute the same N and G on the same frames.
     assert authors.fidelity["passed"] and authors.fidelity["mask_iou"] > 0.999
     assert torch32.fidelity["passed"]
