@@ -53,12 +53,11 @@ def render_clip(path: Path, frames: int, seed: int = 3) -> Path:
     return path
 
 
-class PacedSource(SourceBase):
-    """Another source's frames, re-stamped one `period_s` apart, for the pipeline's realtime pacing."""
+class _Wrapped(SourceBase):
+    """Another source under its own id, read with back-pressure; subclasses change what it yields."""
 
-    def __init__(self, inner: Any, period_s: float) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.period_s = period_s
         self.source_id = inner.source_id
         self.default_policy = "every"
 
@@ -69,6 +68,14 @@ class PacedSource(SourceBase):
     def close(self) -> None:
         """Close the wrapped source."""
         self.inner.close()
+
+
+class PacedSource(_Wrapped):
+    """Another source's frames, re-stamped one `period_s` apart, for the pipeline's realtime pacing."""
+
+    def __init__(self, inner: Any, period_s: float) -> None:
+        super().__init__(inner)
+        self.period_s = period_s
 
     def __iter__(self) -> Iterator[Frame]:
         for i, frame in enumerate(self.inner):
@@ -177,21 +184,12 @@ def stream_measure(
     return out
 
 
-class _Limited(SourceBase):
+class _Limited(_Wrapped):
     """The first `count` frames of another source."""
 
     def __init__(self, inner: Any, count: int) -> None:
-        self.inner, self.count = inner, count
-        self.source_id = inner.source_id
-        self.default_policy = "every"
-
-    def open(self) -> None:
-        """Open the wrapped source."""
-        self.inner.open()
-
-    def close(self) -> None:
-        """Close the wrapped source."""
-        self.inner.close()
+        super().__init__(inner)
+        self.count = count
 
     def __iter__(self) -> Iterator[Frame]:
         for i, frame in enumerate(self.inner):
