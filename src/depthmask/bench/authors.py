@@ -2,13 +2,15 @@
 
 Their evaluation code calls the networks separately: depth = N(I), mask = G(I), masked depth = N(I ⊗ M),
 with the image normalised in NumPy and every result brought back to NumPy between the calls. This runner
-does exactly that with the same N and G as the fused graph (same weights, same preprocessing arithmetic),
-so the fused paths are compared with it at equal input. It has the Backend shape (load/infer/close/
-describe) so the benchmark times it like every other path; it is not a runtime backend.
+does exactly that with copies of the fused graph's N and G (same weights, same preprocessing arithmetic)
+in the authors' order of operations (every up-projection resizes before it convolves, as their code does;
+see `UpProjection`), so the fused paths are compared with it at equal input. It has the Backend shape
+(load/infer/close/describe) so the benchmark times it like every other path; it is not a runtime backend.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -27,11 +29,28 @@ class AuthorsWay(BackendBase):
     name = "authors"
 
     def __init__(self, depth_net: Any, mask_net: Any, info: ModelInfo, *, device: str = "cpu") -> None:
-        self.depth_net = depth_net
-        self.mask_net = mask_net
+        from depthmask.train.models.upprojection import in_authors_order
+
+        # Copies: the caller's networks keep their own order of operations.
+        self.depth_net = in_authors_order(copy.deepcopy(depth_net))
+        self.mask_net = in_authors_order(copy.deepcopy(mask_net))
         self.info = info
         self.device = device
         self.loaded = False
+        self._gflop: float | None = None
+
+    @property
+    def gflop_per_frame(self) -> float:
+        """GFLOP of one frame the authors' way (counted; more than the fused graph's, see the module)."""
+        if self._gflop is None:
+            from torch.utils.flop_counter import FlopCounterMode
+
+            h, w = self.info.height, self.info.width
+            counter = FlopCounterMode(display=False)
+            with counter:
+                self.infer(np.zeros((1, h, w, 3), np.uint8))
+            self._gflop = counter.get_total_flops() / 1e9
+        return self._gflop
 
     def load(self) -> None:
         """Move both networks to the device, in eval mode (their default NCHW layout, as the authors')."""
