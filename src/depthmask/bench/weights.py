@@ -18,7 +18,7 @@ networks behave like trained ones in how much their outputs move when their inpu
   scene's ~3 m and the mask logits around the ε threshold.
 
 Measured at 114×152 (hu2019_resnet50 + mask_drn_d_22, fp32 against itself under ±1 grey level): depth
-abs_rel 4.8 % with only the statistics settled, 0.25 % settled as above; the trained demo networks: 0.11 %.
+abs_rel 4.8 % with only the statistics settled, 0.32 % settled as above; the trained demo networks: 0.11 %.
 Trained checkpoints are always better evidence; they need no settling.
 """
 
