@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_tiny import SIZE
+from bench_tiny import SIZE, tiny_export_config
 
 torch = pytest.importorskip("torch")
 
@@ -21,18 +21,9 @@ from depthmask.export.frames import collect, frames_from_source  # noqa: E402
 
 
 def _graph():
-    from depthmask.export.config import ExportConfig
     from depthmask.export.onnx import graph_from_config
 
-    cfg = ExportConfig(
-        depth_net="hu2019_tiny",
-        mask_net="mask_drn_tiny",
-        random_weights=True,
-        height=SIZE[0],
-        width=SIZE[1],
-        check=False,
-    )
-    return graph_from_config(cfg).eval()
+    return graph_from_config(tiny_export_config()).eval()
 
 
 @pytest.fixture(scope="module")
