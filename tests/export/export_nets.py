@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from depthmask.bench.weights import reestimate_norms
 from depthmask.export.config import ExportConfig
 from depthmask.export.frames import collect, frames_from_source
 from depthmask.export.graph import Preprocess
@@ -21,7 +22,6 @@ from depthmask.train.checkpoint import save_checkpoint
 from depthmask.train.models import create_model
 
 SIZE = (64, 96)  # H, W: small enough for CPU, large enough for every stage of the tiny nets
-VAR_FLOOR = 0.05  # dead channels (variance ≈ 0) would amplify rounding noise by 1/sqrt(1e-5)
 # Fully centred BatchNorm makes a random net chaotic (a perturbation grows ~1.5× per layer; Yang et al.,
 # "A mean field theory of batch normalization", 2019), which trained nets are not: one 8-bit rounding of
 # the image then flips a tenth of the mask. Half-centring keeps outputs input-dependent and bounded.
@@ -33,18 +33,7 @@ def _last_conv(model: nn.Module) -> nn.Conv2d:
 
 
 def _settle(model: nn.Module, inputs: list[torch.Tensor], last: nn.Conv2d, mean: float, std: float) -> None:
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over every batch below
-    model.train()
-    with torch.no_grad():
-        for x in inputs:
-            model(x)
-    model.eval()
-    for m in norms:
-        m.running_var.clamp_(min=VAR_FLOOR)
-        m.running_mean.mul_(CENTRING)
+    reestimate_norms(model, inputs, CENTRING)
     seen: list[torch.Tensor] = []
     hook = last.register_forward_hook(lambda _m, _i, out: seen.append(out))
     with torch.no_grad():

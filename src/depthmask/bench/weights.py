@@ -102,9 +102,9 @@ def principal_direction(conv: nn.Conv2d, inputs: list[torch.Tensor], seed: int =
 
 
 @torch.no_grad()
-def _settle(model: nn.Module, inputs: list[torch.Tensor], head: HeadScale, centring: float) -> None:
-    for norm in residual_branch_norms(model):
-        norm.weight.fill_(RESIDUAL_GAIN)  # fill, not multiply: settling twice gives the same weights
+def reestimate_norms(model: nn.Module, inputs: list[torch.Tensor], centring: float = CENTRING) -> None:
+    """BatchNorm running statistics re-estimated on `inputs` (variance floored, mean scaled by
+    `centring`); leaves `model` in eval mode."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for m in norms:
         m.reset_running_stats()
@@ -116,6 +116,13 @@ def _settle(model: nn.Module, inputs: list[torch.Tensor], head: HeadScale, centr
     for m in norms:
         m.running_var.clamp_(min=VAR_FLOOR)
         m.running_mean.mul_(centring)
+
+
+@torch.no_grad()
+def _settle(model: nn.Module, inputs: list[torch.Tensor], head: HeadScale, centring: float) -> None:
+    for norm in residual_branch_norms(model):
+        norm.weight.fill_(RESIDUAL_GAIN)  # fill, not multiply: settling twice gives the same weights
+    reestimate_norms(model, inputs, centring)
     last = last_single_channel_conv(model)
     if last.bias is None:
         raise ValueError(f"{type(model).__name__}'s head has no bias to put its outputs' mean at {head.mean}")
