@@ -13,10 +13,12 @@ once (random weights settled to trained-like scales: `depthmask.bench.weights`),
       report `unavailable: no CUDA GPU` on a machine without one
   streaming: the fastest path within fidelity, end-to-end through the runtime pipeline vs compute-only
 
-GEMM peaks (fp32, bf16, int8) are measured once in the same run; per-op profiles of ONNX Runtime fp32
-and OpenVINO are kept in the JSON. Writes results/latency_cpu.json and results/latency_cpu.md.
+GEMM peaks (fp32, bf16, int8; sustained rates, `depthmask.bench.peak`) are measured in the same run,
+before the first subject and after each, and the best seen is every row's ceiling; per-op profiles of
+ONNX Runtime fp32 and OpenVINO are kept in the JSON. Writes results/latency_cpu.json and
+results/latency_cpu.md.
 
-    python benchmarks/latency_cpu.py                      # the committed run (~30-40 min on 2 cores)
+    python benchmarks/latency_cpu.py                      # the committed run (~45 min on 2 cores)
     python benchmarks/latency_cpu.py --quick              # tiny networks, a minute: checks the harness
 """
 
@@ -195,7 +197,8 @@ def measure_peaks(peaks: dict[str, Any], threads: int) -> None:
         if old is None or (new["gflop_per_s"] or 0.0) > (old["gflop_per_s"] or 0.0):
             peaks[precision] = new
         console.print(
-            f"  {precision}: {new['gflop_per_s']} GFLOP/s now ({new['how']}), "
+            f"  {precision}: {new['gflop_per_s']} GFLOP/s sustained now "
+            f"(burst {new['burst_gflop_per_s']}, {new['how']}), "
             f"best {peaks[precision]['gflop_per_s']}",
             highlight=False,
         )

@@ -3,8 +3,14 @@
 A large square matrix product is the best-case workload of every CPU math library, so its GFLOP/s is
 the ceiling a convolutional network can approach. Measured in the same run and with the same thread
 count as the rows: fp32 through PyTorch (oneDNN/MKL) and NumPy (its BLAS), bf16 and fp16 through
-PyTorch, int8 through `torch._int_mm` (int8 × int8 → int32, AMX-INT8/VNNI where the CPU has them). Each
-is tried at a few sizes, several times each, and the best is kept: a peak, not a typical figure.
+PyTorch, int8 through `torch._int_mm` (int8 × int8 → int32, AMX-INT8/VNNI where the CPU has them).
+
+Each library is tried at a few sizes, several times each, to find the fastest product (its best single
+call is the *burst* rate). That product then runs back to back for a few seconds: the *sustained* rate,
+total FLOP over wall time, is the peak rows are compared with, because a row's GFLOP/s is itself total
+work over seconds of wall time. On a shared VM the burst rate is the fastest of dozens of short samples
+and sits well above what any workload keeps up (measured here: burst 243-324, sustained ~235 GFLOP/s
+fp32), so a percentage of it says more about the neighbours than about the network.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from depthmask.errors import module_available
 
 SIZES = (1024, 2048, 4096)
 REPEATS = 5  # timed products per size, after one untimed
+SUSTAIN_SECONDS = 3.0  # as long as the shortest row (BenchConfig.seconds)
 
 
 @dataclass(frozen=True)
@@ -27,11 +34,13 @@ class Peak:
     """The best GEMM rate measured for one precision (None with `reason` when it cannot be measured)."""
 
     precision: str
-    gflop_per_s: float | None
+    gflop_per_s: float | None  # sustained: what rows' % of peak is relative to
     how: str  # library and size of the best product
     threads: int
-    by_size: dict[str, float]  # "<library> <n>" → GFLOP/s
+    by_size: dict[str, float]  # "<library> <n>" → best single-call GFLOP/s
     reason: str | None = None
+    burst_gflop_per_s: float | None = None  # the best single call of the fastest product
+    sustained_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -46,6 +55,17 @@ def _best_rate(fn: Callable[[], Any], n: int, repeats: int) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return 2.0 * n**3 / best / 1e9
+
+
+def _sustained_rate(fn: Callable[[], Any], n: int, seconds: float) -> tuple[float, float]:
+    """(GFLOP/s, seconds) of products run back to back for at least `seconds` (and at least twice)."""
+    fn()
+    calls, t0 = 0, time.perf_counter()
+    while calls < 2 or time.perf_counter() - t0 < seconds:
+        fn()
+        calls += 1
+    elapsed = time.perf_counter() - t0
+    return 2.0 * n**3 * calls / elapsed / 1e9, elapsed
 
 
 def _candidates(precision: str, n: int) -> list[tuple[str, Callable[[], Any]]]:
@@ -71,17 +91,25 @@ def _candidates(precision: str, n: int) -> list[tuple[str, Callable[[], Any]]]:
 
 
 def gemm_peak(
-    precision: str, threads: int, *, sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS
+    precision: str,
+    threads: int,
+    *,
+    sizes: tuple[int, ...] = SIZES,
+    repeats: int = REPEATS,
+    seconds: float = SUSTAIN_SECONDS,
 ) -> Peak:
-    """The best GFLOP/s of an n×n×n matrix product at `precision` on `threads` threads (2 FLOP per MAC)."""
+    """The sustained GFLOP/s of the fastest n×n×n matrix product at `precision` on `threads` threads
+    (2 FLOP per MAC), with its burst rate (see the module)."""
     if module_available("torch"):
         import torch
 
         torch.set_num_threads(threads)  # NumPy's BLAS follows OMP_NUM_THREADS, set before it loads
     by_size: dict[str, float] = {}
+    calls: dict[str, Callable[[], Any]] = {}
     last_error = ""
     for n in sizes:
         for library, fn in _candidates(precision, n):
+            calls[f"{library} {n}"] = fn
             try:
                 by_size[f"{library} {n}"] = round(_best_rate(fn, n, repeats), 1)
             except RuntimeError as exc:  # e.g. a dtype without a CPU kernel in this torch build
@@ -96,4 +124,14 @@ def gemm_peak(
         )
         return Peak(precision, None, "", threads, by_size, reason)
     how = max(rates, key=lambda k: rates[k])
-    return Peak(precision, rates[how], f"{how}×{how.split()[-1]}×{how.split()[-1]}", threads, by_size)
+    n = int(how.split()[-1])
+    sustained, elapsed = _sustained_rate(calls[how], n, seconds)
+    return Peak(
+        precision,
+        round(sustained, 1),
+        f"{how}×{n}×{n}",
+        threads,
+        by_size,
+        burst_gflop_per_s=rates[how],
+        sustained_seconds=round(elapsed, 2),
+    )
