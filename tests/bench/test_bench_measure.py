@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from depthmask.bench.measure import time_calls
-from depthmask.bench.peak import gemm_peak
+from depthmask.bench.peak import gemm_peak, sustained_again
 
 
 class FakeClock:
@@ -53,6 +53,10 @@ def test_gemm_peak_measures_and_explains() -> None:
     # Sustained over the given time, with the fastest single call kept beside it.
     assert p.burst_gflop_per_s == max(p.by_size.values())
     assert p.sustained_seconds is not None and p.sustained_seconds >= 0.05
+    # Measured again at another moment: the same product, no new search.
+    again = sustained_again(p, seconds=0.05)
+    assert (again.how, again.burst_gflop_per_s, again.by_size) == (p.how, p.burst_gflop_per_s, p.by_size)
+    assert again.gflop_per_s is not None and again.gflop_per_s > 0
     q = gemm_peak("int8", 1, sizes=(128,), repeats=1, seconds=0.05)
     assert q.gflop_per_s is not None and q.how.startswith("torch._int_mm")
     none = gemm_peak("fp64", 1, sizes=(64,), repeats=1, seconds=0.05)

@@ -24,12 +24,12 @@ class UpProjection(nn.Module):
 
     Submodules are registered in the authors' order so their checkpoints load strictly. The target
     size is passed per call and should come from tensor shapes so an exported graph keeps its batch
-    and spatial axes symbolic.
+    axis symbolic (frame sizes are fixed per export).
 
     conv1 and conv2 read the same resized input, and a bilinear resize (per channel, linear) commutes
     with any per-pixel channel mix. So each 5×5 tap's channel mix can run *before* the resize, on the
-    coarse grid, and the resized per-tap products are summed at their tap offsets (zero padding as
-    before): the same function, exactly, up to float rounding.
+    coarse grid, and the per-tap products are resized and summed at their tap offsets (zero padding as
+    before) by two matrix products: the same function, exactly, up to float rounding.
     For a wide input upsampled far (MFF's 1024/2048 channels ×8/×16 to 16 channels) that saves ~99 % of
     the block's multiply-adds and the resize of the wide tensor; `conv_first` chooses (None: automatic,
     when in_channels > 50 · out_channels; False: the authors' order, as the baseline benchmark runs it).
