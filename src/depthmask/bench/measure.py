@@ -29,6 +29,15 @@ class Timing:
         """Frames through per second of wall time (the loop's own overhead included)."""
         return batch * self.iterations / self.wall_s if self.wall_s > 0 else float("nan")
 
+    def merged(self, other: Timing) -> Timing:
+        """Both loops' calls and wall time pooled (e.g. one run before and one after something else)."""
+        return Timing(
+            self.latencies_ms + other.latencies_ms,
+            self.wall_s + other.wall_s,
+            self.warmup + other.warmup,
+            self.capped or other.capped,
+        )
+
     def summary(self) -> dict[str, Any]:
         """p50/p90/p99/max, mean and std of the per-call latencies, milliseconds."""
         return summarize(self.latencies_ms)

@@ -3,7 +3,9 @@ same backend's compute-only rate on the same frames.
 
 Throughput: the source is read with the `every` policy as fast as it decodes; end-to-end frames/s is
 frames written to the audit log over the pipeline's wall time, compute-only frames/s is the same
-decoded frames through `backend.infer` alone, batch by batch; their ratio is the overlap efficiency.
+decoded frames through `backend.infer` alone, batch by batch, once just before and once just after the
+pipeline run (pooled, so a machine drifting faster or slower during the three runs does not pass for
+pipeline overhead); their ratio is the overlap efficiency.
 `busy_ratio` measures the same within the one pipeline run: the share of its wall time spent inside
 `backend.infer` (1.0 = decode, batching and writing fully hidden), which other work on the machine
 cannot skew the way it can skew two runs made one after the other.
@@ -135,15 +137,16 @@ def stream_measure(
     n = len(decoded) - len(decoded) % batch or len(decoded)
     decoded = decoded[:n]
     chunks = [decoded[i : i + batch] for i in range(0, n, batch)]
-    it = iter(range(len(chunks)))
 
-    def one() -> None:
-        backend.infer(chunks[next(it) % len(chunks)])
+    def compute_only() -> Any:
+        it = iter(chunks)
+        return time_calls(lambda: backend.infer(next(it)), warmup=0, seconds=0.0, iters=len(chunks))
 
-    compute = time_calls(one, warmup=0, seconds=0.0, iters=len(chunks))
-    compute_fps = compute.frames_per_s(batch)
-
+    before = compute_only()
     report, latencies, stages = _pipeline(backend, _Limited(open_source(source_spec), n), batch, False)
+    after = compute_only()
+    compute = before.merged(after)
+    compute_fps = compute.frames_per_s(batch)
     ok = report.counts["ok"]
     e2e_fps = ok / report.wall_s if report.wall_s > 0 else float("nan")
     out: dict[str, Any] = {
@@ -154,6 +157,7 @@ def stream_measure(
         "end_to_end_fps": round(e2e_fps, 4),
         "ratio": round(e2e_fps / compute_fps, 4) if compute_fps > 0 else None,
         "busy_ratio": round(sum(report.infer_ms) / (report.wall_s * 1e3), 4) if report.wall_s > 0 else None,
+        "compute_fps_before_after": [round(t.frames_per_s(batch), 4) for t in (before, after)],
         "compute_ms_per_batch": compute.summary(),
         "throughput_latency_ms": summarize(latencies),
         "decode_ms": summarize(stages["decode"]),
