@@ -127,7 +127,7 @@ def beside_peaks(
     run: Callable[[], BenchResult], found: dict[str, Any], precisions: Sequence[str]
 ) -> BenchResult:
     """`run()`, its CPU rows compared with the higher of the GEMM peaks measured just before and just
-    after it: the machine's speed drifts (fp32 sustained 196-280 GFLOP/s within one run here) and slows
+    after it: the machine's speed drifts (fp32 sustained 172-330 GFLOP/s within one run here) and slows
     rows and matrix products alike, so a ceiling is only fair beside the rows it judges."""
     wanted = [p for p in precisions if (found.get(p) or {}).get("gflop_per_s")]
 

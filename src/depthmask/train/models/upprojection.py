@@ -69,7 +69,8 @@ class UpProjection(nn.Module):
 
         The resize and the sum of the 25 per-tap products at their offsets are one linear map per
         axis, so both run as two matrix products against the shifted interpolation matrices: no
-        upsampled per-tap tensor, no padding, no shifted copies (those were a sixth of ORT's time).
+        upsampled per-tap tensor, no padding, no shifted copies (Resize, Pad and Slice had taken 11 % of
+        ONNX Runtime's time for hu2019_resnet50 + G; now Conv takes 95 %).
         """
         w = torch.cat([self.conv1.weight, self.conv2.weight])  # [2o, C, 5, 5]
         outs, channels = w.shape[:2]
