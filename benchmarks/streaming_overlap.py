@@ -20,15 +20,15 @@ from typing import Any
 import cv2
 import numpy as np
 
+from depthmask.contract.model_info import ModelInfo
 from depthmask.environment import fingerprint
 from depthmask.runtime.backends.base import BackendBase
-from depthmask.runtime.model_info import ModelInfo
 from depthmask.runtime.overlay import overlay_size
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions
 from depthmask.runtime.sinks.audit import AuditLogSink
 from depthmask.runtime.sinks.files import FrameFilesSink
 from depthmask.runtime.sinks.video import OverlayVideoSink
-from depthmask.runtime.sources import VideoFileSource
+from depthmask.sources import VideoFileSource
 
 H, W = 128, 416
 COLUMNS = ("mask_mean", "mask_keep")

@@ -284,7 +284,7 @@ def build_provenance(
     import torch
 
     from depthmask import __version__
-    from depthmask.export.metadata import read_onnx_metadata
+    from depthmask.contract.metadata import read_onnx_metadata
 
     evaluation = json.loads((work / "eval" / "eval.json").read_text())
     conditions = {(c["condition"], c["mask_net"]): c for c in evaluation["conditions"]}

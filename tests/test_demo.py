@@ -173,7 +173,7 @@ def test_assets_fit_the_size_budget() -> None:
 def test_shipped_metadata_is_valid_and_matches_the_provenance() -> None:
     import hashlib
 
-    from depthmask.export.metadata import validate_metadata
+    from depthmask.contract.metadata import validate_metadata
     from depthmask.runtime.backends.onnxruntime import read_onnx_info
 
     info = read_onnx_info(shipped_model())  # also checks the graph's real input and outputs
@@ -191,6 +191,10 @@ def test_shipped_metadata_is_valid_and_matches_the_provenance() -> None:
         assert meta["checkpoints"][role]["sha256"] == digest, f"{path.name} is not what the ONNX came from"
         assert prov["files"][path.name]["sha256"] == digest
     assert prov["files"][ASSET_MODEL]["sha256"] == hashlib.sha256(shipped_model().read_bytes()).hexdigest()
+    # No machine's absolute path travels with the model: paths are relative to the ONNX file.
+    recorded = [meta["checkpoints"][r]["checkpoint"] for r in ("depth_net", "mask_net")]
+    recorded += [meta["export_config"][k] for k in ("checkpoint_n", "checkpoint_g", "output")]
+    assert recorded == ["demo-depth.safetensors", "demo-mask.safetensors"] * 2 + [ASSET_MODEL]
 
 
 def test_recorded_commands_still_parse() -> None:
@@ -203,7 +207,7 @@ def test_recorded_commands_still_parse() -> None:
 
 def _held_out_frames(prov: dict) -> tuple[np.ndarray, np.ndarray]:
     """The provenance's held-out runtime source as (BGR frames, ground-truth depth)."""
-    from depthmask.runtime.sources import open_source
+    from depthmask.sources import open_source
 
     with open_source(prov["metrics"]["runtime"]["source"]) as source:
         frames = list(source)
@@ -331,7 +335,7 @@ def test_torch_backend_finds_checkpoints_that_moved_with_the_model(tmp_path: Pat
         shutil.copy(ASSETS / name, moved / name)
     import onnx
 
-    from depthmask.export.metadata import onnx_metadata, set_onnx_metadata
+    from depthmask.contract.metadata import onnx_metadata, set_onnx_metadata
 
     proto = onnx.load(str(ASSETS / "demo-audit.onnx"))
     meta = onnx_metadata(proto)

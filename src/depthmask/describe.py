@@ -1,8 +1,12 @@
-"""`depthmask info FILE`: what an artefact is and what it says about itself, without building it."""
+"""`depthmask info FILE`: what an artefact is and what it says about itself, without building it.
+
+Nothing is built and nothing a file names is imported: a checkpoint naming `module:factory` code is
+described, with a note that depthmask runs that code only when the user names it. A damaged or foreign
+file is one CheckpointError naming it.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -11,46 +15,44 @@ from depthmask.errors import CheckpointError, require
 
 
 def describe(path: str | Path) -> dict[str, Any]:
-    """A flat description of a depthmask checkpoint or an authors' released file."""
+    """A flat description of a depthmask checkpoint, a safetensors state dict or an authors' released file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{str(path)!r} does not exist or is not a file")
-    with open(path, "rb") as f:
-        head = f.read(16)
+    require("torch", "train", "reading a checkpoint")
+    from depthmask.nets.checkpoint import checkpoint_kind
+
     base: dict[str, Any] = {"file": str(path), "size_mb": round(path.stat().st_size / 2**20, 2)}
-    if _looks_like_safetensors(head):
-        return {**base, **_describe_safetensors(path)}
-    return {**base, **_describe_torch_file(path)}
-
-
-def _looks_like_safetensors(head: bytes) -> bool:
-    # safetensors: 8-byte little-endian header length, then a JSON object.
-    return len(head) > 9 and head[8:9] == b"{"
+    found = _describe_torch_file(path) if checkpoint_kind(path) == "torch" else _describe_safetensors(path)
+    return {**base, **{k: v for k, v in found.items() if k not in base}}  # a config cannot hide the file
 
 
 def _describe_safetensors(path: Path) -> dict[str, Any]:
-    require("safetensors", "train", "reading a .safetensors checkpoint")
-    from safetensors import safe_open
+    from depthmask.nets.checkpoint import read_config, read_header
+    from depthmask.nets.models.byo import is_factory_spec
 
-    with safe_open(str(path), framework="numpy") as f:
-        meta = f.metadata() or {}
-        shapes = {k: f.get_slice(k).get_shape() for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    header = read_header(path)  # shapes from the checked header: no tensor is read
+    shapes = {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
     params = sum(
         math.prod(s)
         for k, s in shapes.items()
         if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
     )
     out: dict[str, Any] = {"kind": "safetensors weights", "tensors": len(shapes), "parameters": params}
-    if "depthmask" in meta:
-        config = json.loads(meta["depthmask"])
+    if "depthmask" in header.get("__metadata__", {}):
+        config = read_config(path)
         out["kind"] = "depthmask checkpoint"
-        out.update(config)
+        out.update({k: v for k, v in config.items() if k not in out})  # what was counted stays as counted
+        if is_factory_spec(config["network"]):
+            out["network_note"] = (
+                "module:factory code, not registered; depthmask imports it only when you name it yourself "
+                f"(--depth-net {config['network']})"
+            )
     return out
 
 
 def _describe_torch_file(path: Path) -> dict[str, Any]:
-    require("torch", "train", "reading a PyTorch checkpoint")
-    from depthmask.train.authors import detect_network, read_authors_file
+    from depthmask.nets.authors import detect_network, read_authors_file
 
     state = read_authors_file(path)
     params = sum(

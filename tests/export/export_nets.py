@@ -17,9 +17,9 @@ from torch import nn
 from depthmask.bench.weights import reestimate_norms
 from depthmask.export.config import ExportConfig
 from depthmask.export.frames import collect, frames_from_source
-from depthmask.export.graph import Preprocess
-from depthmask.train.checkpoint import save_checkpoint
-from depthmask.train.models import create_model
+from depthmask.nets.checkpoint import save_checkpoint
+from depthmask.nets.graph import Preprocess
+from depthmask.nets.models import create_model
 
 SIZE = (64, 96)  # H, W: small enough for CPU, large enough for every stage of the tiny nets
 # Fully centred BatchNorm makes a random net chaotic (a perturbation grows ~1.5× per layer; Yang et al.,

@@ -101,7 +101,7 @@ def test_export_then_check_round_trip(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "PASS" in result.output and json.loads(Path("parity.json").read_text())["passed"] is True
 
 
-def test_check_of_a_tampered_file_exits_2(exported: dict, tmp_path: Path) -> None:
+def test_check_of_a_tampered_file_exits_4(exported: dict, tmp_path: Path) -> None:
     model = onnx.load(str(exported["audit"][0]))
     for weights in [t for t in model.graph.initializer if len(t.dims) == 4]:  # every convolution, +10 %
         weights.CopyFrom(
@@ -111,15 +111,15 @@ def test_check_of_a_tampered_file_exits_2(exported: dict, tmp_path: Path) -> Non
     result = runner.invoke(
         app, ["check", str(tmp_path / "tampered.onnx"), "--frames", "2"], terminal_width=200
     )
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 4, result.output  # contracts §6: a parity check failed
     assert "FAIL" in result.output and "beyond tolerance: mask max-abs" in result.output
     untouched = runner.invoke(app, ["check", str(exported["audit"][0]), "--frames", "2"], terminal_width=200)
     assert untouched.exit_code == 0, untouched.output
 
 
 def test_check_refuses_other_weights(exported: dict, tmp_path: Path) -> None:
-    from depthmask.train.checkpoint import save_checkpoint
-    from depthmask.train.models import create_model
+    from depthmask.nets.checkpoint import save_checkpoint
+    from depthmask.nets.models import create_model
 
     other = save_checkpoint(create_model("mask_drn_tiny"), tmp_path / "other.safetensors")
     path = str(exported["audit"][0])

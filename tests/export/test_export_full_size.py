@@ -10,8 +10,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from depthmask.contract.metadata import read_metadata
 from depthmask.export.config import ExportConfig
-from depthmask.export.metadata import read_metadata
 
 
 @pytest.mark.slow

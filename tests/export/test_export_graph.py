@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from depthmask.contract.constants import EPSILON, FAR_FRACTION, FID_MIN_DEPTH, IMAGENET_MEAN, IMAGENET_STD
+from depthmask.contract.spec import STATS_COLUMNS
 from depthmask.errors import ConfigError
-from depthmask.export.graph import AuditGraph, Preprocess, far_pixels
-from depthmask.export.spec import (
-    EPSILON,
-    FAR_FRACTION,
-    FID_MIN_DEPTH,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    STATS_COLUMNS,
-)
+from depthmask.nets.graph import AuditGraph, Preprocess, far_pixels
 
 
 def test_preprocess_matches_the_paper_normalisation(frames: np.ndarray) -> None:

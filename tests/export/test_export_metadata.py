@@ -10,21 +10,18 @@ import onnx
 import pytest
 from export_nets import SIZE
 
-from depthmask.errors import ContractError
-from depthmask.export.metadata import (
+from depthmask.contract.metadata import (
     REQUIRED_KEYS,
     check_frames,
     check_io,
-    engine_metadata,
     from_props,
     read_metadata,
     read_onnx_metadata,
-    read_sidecar,
-    sidecar_path,
     to_props,
     validate_metadata,
-    write_sidecar,
 )
+from depthmask.contract.sidecar import engine_metadata, read_sidecar, sidecar_path, write_sidecar
+from depthmask.errors import ContractError
 
 
 def test_props_round_trip(exported: dict) -> None:
@@ -70,8 +67,8 @@ def test_missing_metadata_is_refused(tmp_path: Path, exported: dict) -> None:
         read_metadata(bare)
     from depthmask.export.parity import runner_for
 
-    with pytest.raises(ContractError, match="no depthmask metadata"):
-        runner_for(bare)  # the runtime refuses it too
+    with pytest.raises(ContractError, match=r"bare\.onnx: depthmask metadata is missing format_version"):
+        runner_for(bare)  # the runtime refuses it with the same words
     with pytest.raises(ContractError, match=r"m\.engine has no metadata sidecar m\.engine\.json"):
         read_metadata(tmp_path / "m.engine")
 
@@ -79,10 +76,13 @@ def test_missing_metadata_is_refused(tmp_path: Path, exported: dict) -> None:
 def test_inconsistent_metadata_names_expected_and_actual(exported: dict) -> None:
     meta = read_onnx_metadata(exported["audit"][0])
     bad = {**meta, "stats_columns": meta["stats_columns"][:-1]}
-    with pytest.raises(ContractError, match=r"stats_columns \[.*\] \(mode 'audit': \[.*depth_masked_mean"):
+    with pytest.raises(
+        ContractError,
+        match=r"x\.onnx: .*stats_columns = \[.*\] \(expected \[.*depth_masked_mean'\] for mode 'audit'",
+    ):
         validate_metadata(bad, "x.onnx")
     bad = {**meta, "input": {**meta["input"], "dtype": "float32"}}
-    with pytest.raises(ContractError, match="input dtype 'float32' \\(expected 'uint8'\\)"):
+    with pytest.raises(ContractError, match=r"input\.dtype = 'float32' \(expected 'uint8'\)"):
         validate_metadata(bad, "x.onnx")
     with pytest.raises(ContractError, match="missing tensorrt_version, gpu, batch_profile"):
         validate_metadata(meta, "x.engine")
@@ -124,3 +124,27 @@ def test_metadata_of_another_graph_is_refused(tmp_path: Path, exported: dict) ->
         ContractError, match=r"mixed\.onnx: metadata lists outputs \['mask'\] but the graph has"
     ):
         read_metadata(tmp_path / "mixed.onnx")
+
+
+def test_recorded_paths_are_relative_to_the_artefact(
+    exported: dict, checkpoints: tuple, tmp_path: Path
+) -> None:
+    """No absolute path in the metadata; the rebuild finds the weights from the artefact's folder."""
+    import os
+
+    from depthmask.nets.rebuild import graph_from_metadata
+
+    model = exported["audit"][0]
+    meta = read_onnx_metadata(model)
+    n = meta["checkpoints"]["depth_net"]["checkpoint"]
+    assert not Path(n).is_absolute() and (model.parent / n).resolve() == Path(checkpoints[0]).resolve()
+    assert not any(Path(v).is_absolute() for v in meta["export_config"].values() if isinstance(v, str))
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    here = os.getcwd()
+    os.chdir(elsewhere)  # the recorded path must not depend on where the rebuild runs
+    try:
+        graph = graph_from_metadata(meta, beside=model.parent)
+    finally:
+        os.chdir(here)
+    assert graph.provenance["depth_net"]["state_sha256"] == meta["checkpoints"]["depth_net"]["state_sha256"]

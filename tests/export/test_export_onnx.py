@@ -11,9 +11,9 @@ import pytest
 import torch
 from export_nets import SIZE, config
 
+from depthmask.contract.metadata import read_metadata
+from depthmask.contract.spec import BATCH_AXIS
 from depthmask.export.frames import collect, frames_from_source
-from depthmask.export.metadata import read_metadata
-from depthmask.export.spec import BATCH_AXIS
 
 FP32_MAX_ABS = 1e-4
 
@@ -89,7 +89,8 @@ def test_metadata_records_weights_and_lambda(exported: dict, checkpoints: tuple[
     meta = read_metadata(exported["audit"][0])
     n, _ = checkpoints
     assert meta["depth_net"] == "hu2019_tiny" and meta["mask_net"] == "mask_drn_tiny"
-    assert meta["checkpoints"]["depth_net"]["checkpoint"] == str(n.resolve())
+    recorded = meta["checkpoints"]["depth_net"]["checkpoint"]  # relative to the ONNX file's folder
+    assert (exported["audit"][0].parent / recorded).resolve() == n.resolve()
     assert len(meta["checkpoints"]["mask_net"]["sha256"]) == 64
     assert meta["lambda"] == 5.0 and meta["depth_units"] == "m" and meta["epsilon"] == 0.025
     assert meta["export_config"]["mode"] == "audit"

@@ -9,10 +9,10 @@ from rich.console import Console
 from depthmask.errors import ContractError
 from depthmask.export.parity import (
     TOLERANCES,
-    TorchRunner,
     compare_depth,
     mask_iou,
     render,
+    torch_reference,
     validate,
 )
 
@@ -38,7 +38,7 @@ class Drift:
     """The real graph, with `offset` metres added to every depth it returns."""
 
     def __init__(self, graph, offset: float) -> None:
-        self.inner, self.offset = TorchRunner(graph), offset
+        self.inner, self.offset = torch_reference(graph), offset
 
     def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         out = self.inner.infer(frames)
@@ -49,7 +49,7 @@ def test_identical_runners_pass_every_precision(exported: dict, frames: np.ndarr
     graph = exported["audit"][1]
     for precision in TOLERANCES:
         result = validate(
-            TorchRunner(graph), TorchRunner(graph), frames, precision=precision,
+            torch_reference(graph), torch_reference(graph), frames, precision=precision,
             stats_columns=graph.spec.stats_columns,
         )  # fmt: skip
         assert result.passed and result.output("depth").max_abs == 0.0
@@ -58,11 +58,11 @@ def test_identical_runners_pass_every_precision(exported: dict, frames: np.ndarr
 
 def test_drift_fails_fp32_and_int8_gates_name_it(exported: dict, frames: np.ndarray) -> None:
     graph = exported["audit"][1]
-    small = validate(TorchRunner(graph), Drift(graph, 0.01), frames, precision="fp32")
+    small = validate(torch_reference(graph), Drift(graph, 0.01), frames, precision="fp32")
     assert not small.passed
     assert {g.what for g in small.failures} == {"depth max-abs", "depth_masked max-abs"}
-    assert validate(TorchRunner(graph), Drift(graph, 0.01), frames, precision="int8").passed  # 0.3 %
-    large = validate(TorchRunner(graph), Drift(graph, 1.5), frames, precision="int8")
+    assert validate(torch_reference(graph), Drift(graph, 0.01), frames, precision="int8").passed  # 0.3 %
+    large = validate(torch_reference(graph), Drift(graph, 1.5), frames, precision="int8")
     assert {g.what for g in large.failures} >= {"depth abs_rel", "depth_masked abs_rel"}
     assert large.output("depth").rmse == pytest.approx(1.5, rel=1e-5)  # a constant offset: rmse = offset
     assert large.output("depth").abs_rel > 0.3  # depth is about 3 m
@@ -70,7 +70,9 @@ def test_drift_fails_fp32_and_int8_gates_name_it(exported: dict, frames: np.ndar
 
 def test_result_renders_and_serialises(exported: dict, frames: np.ndarray) -> None:
     graph = exported["audit"][1]
-    result = validate(TorchRunner(graph), Drift(graph, 1.5), frames, precision="fp16", candidate_name="drift")
+    result = validate(
+        torch_reference(graph), Drift(graph, 1.5), frames, precision="fp16", candidate_name="drift"
+    )
     console = Console(record=True, width=100)
     console.print(render(result))
     text = console.export_text()
@@ -82,7 +84,7 @@ def test_result_renders_and_serialises(exported: dict, frames: np.ndarray) -> No
 def test_frames_must_be_uint8_nhwc(exported: dict) -> None:
     graph = exported["audit"][1]
     with pytest.raises(ContractError, match=r"uint8 \[N, H, W, 3\]; got float32"):
-        validate(TorchRunner(graph), TorchRunner(graph), np.zeros((1, 64, 96, 3), np.float32))
+        validate(torch_reference(graph), torch_reference(graph), np.zeros((1, 64, 96, 3), np.float32))
 
 
 def test_untrained_depth_is_bounded_by_its_scale() -> None:

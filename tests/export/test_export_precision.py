@@ -12,10 +12,10 @@ import onnx
 import pytest
 from export_nets import SIZE
 
+from depthmask.contract.metadata import read_metadata
 from depthmask.errors import ConfigError
 from depthmask.export.frames import collect, frames_from_source
-from depthmask.export.metadata import read_metadata
-from depthmask.export.parity import TorchRunner, runner_for, validate
+from depthmask.export.parity import runner_for, torch_reference, validate
 from depthmask.export.precision import edge_convs, fp16_from_onnx, fp32_island, int8_from_onnx
 
 
@@ -36,7 +36,7 @@ def parity(exported: dict, path: Path, frames: np.ndarray):
     runner = runner_for(path)
     try:
         return validate(
-            TorchRunner(exported["audit"][1]), runner, frames, precision=meta["precision"],
+            torch_reference(exported["audit"][1]), runner, frames, precision=meta["precision"],
             stats_columns=meta["stats_columns"],
         )  # fmt: skip
     finally:

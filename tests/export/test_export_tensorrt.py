@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from export_nets import SIZE, config
 
+from depthmask.contract.compat import check_engine_compatible
+from depthmask.contract.metadata import read_metadata
+from depthmask.contract.sidecar import sidecar_path
 from depthmask.errors import ContractError, MissingDependencyError, module_available
 from depthmask.export.frames import collect, frames_from_source
-from depthmask.export.metadata import read_metadata, sidecar_path
-from depthmask.export.tensorrt import check_engine_compatible, import_tensorrt, tensorrt_providers
+from depthmask.export.tensorrt import import_tensorrt, tensorrt_providers
 
 
 def test_missing_tensorrt_says_how_to_install() -> None:
@@ -53,8 +55,8 @@ def test_ort_tensorrt_provider_options(tmp_path: Path) -> None:
 def test_engine_builds_and_matches_pytorch(
     precision: str, exported: dict, checkpoints: tuple[Path, Path], tmp_path: Path, frames
 ) -> None:
-    from depthmask.export.parity import TorchRunner, runner_for, validate
-    from depthmask.export.tensorrt import engine_from_onnx, load_engine
+    from depthmask.export.parity import runner_for, torch_reference, validate
+    from depthmask.export.tensorrt import engine_from_onnx
 
     cfg = config(
         checkpoints, "audit", format="engine", precision=precision, batch_profile=(1, 2, 4),
@@ -69,11 +71,10 @@ def test_engine_builds_and_matches_pytorch(
     assert (tmp_path / f"m-{precision}.engine.timing-cache").is_file()
     if precision == "int8":
         assert (tmp_path / "m-int8.engine.calib-cache").is_file()
-    load_engine(engine)
-    backend = runner_for(engine)
+    backend = runner_for(engine)  # the runtime's TensorRT backend: sidecar, compatibility, deserialise
     try:
         result = validate(
-            TorchRunner(exported["audit"][1]), backend, frames, precision=precision, batch=4,
+            torch_reference(exported["audit"][1]), backend, frames, precision=precision, batch=4,
             stats_columns=meta["stats_columns"],
         )  # fmt: skip
     finally:
@@ -83,4 +84,4 @@ def test_engine_builds_and_matches_pytorch(
     side["tensorrt_version"] = "0.0.0"
     sidecar_path(engine).write_text(json.dumps(side))
     with pytest.raises(ContractError, match=r"built with TensorRT 0\.0\.0"):
-        load_engine(engine)
+        runner_for(engine)

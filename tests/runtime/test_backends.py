@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from depthmask.errors import ConfigError, ContractError, SourceError, module_available
-from depthmask.export.parity import TOLERANCES, Tolerance, TorchRunner, validate
+from depthmask.export.parity import TOLERANCES, Tolerance, torch_reference, validate
 from depthmask.runtime.backends import BACKENDS, Backend, create_backend
 
 # bf16 keeps 8 significant bits (fp16 keeps 11): about 0.4 % per rounding against fp16's 0.05 %, so its
@@ -47,7 +47,7 @@ def model_for(audit_model: Path, nets: Any, tmp_path_factory: pytest.TempPathFac
     def pick(name: str) -> Path:
         if name != "tensorrt":
             return audit_model
-        from depthmask.export.metadata import read_metadata
+        from depthmask.contract.metadata import read_metadata
         from depthmask.export.tensorrt import engine_from_onnx
 
         ckpt = read_metadata(audit_model)["checkpoints"]
@@ -110,11 +110,11 @@ def test_outputs_are_shaped_as_the_metadata_says(
 def test_parity_with_the_pytorch_reference(
     backend: Backend, audit_model: Path, sample_frames: np.ndarray
 ) -> None:
-    from depthmask.export.check import graph_from_metadata
-    from depthmask.export.metadata import read_metadata
+    from depthmask.contract.metadata import read_metadata
+    from depthmask.nets.rebuild import graph_from_metadata
 
     meta = read_metadata(audit_model)
-    reference = TorchRunner(graph_from_metadata(meta))
+    reference = torch_reference(graph_from_metadata(meta, beside=audit_model.parent))
     result = validate(
         reference,
         backend,
@@ -166,12 +166,14 @@ def test_every_registered_backend_is_covered() -> None:
 
 def test_torch_backend_runs_a_graph_built_in_memory(audit_model: Path, sample_frames: np.ndarray) -> None:
     """The benchmarks' path: a graph passed in, its ModelInfo measured from it."""
-    from depthmask.export.check import graph_from_metadata
-    from depthmask.export.metadata import read_metadata
+    from depthmask.contract.metadata import read_metadata
+    from depthmask.nets.rebuild import graph_from_metadata
     from depthmask.runtime.backends.torch import TorchBackend
 
     meta = read_metadata(audit_model)
-    with TorchBackend(None, graph=graph_from_metadata(meta), threads=THREADS) as from_graph:
+    with TorchBackend(
+        None, graph=graph_from_metadata(meta, beside=audit_model.parent), threads=THREADS
+    ) as from_graph:
         info = from_graph.info
         got = from_graph.infer(sample_frames[:2])
     assert (info.height, info.width, info.mode, info.outputs) == (
@@ -212,11 +214,11 @@ def test_torch_backend_refuses_weights_that_changed(audit_model: Path, tmp_path:
     """The rebuild is hash-checked: other weights under the recorded name are never used silently."""
     import torch
 
+    from depthmask.contract.metadata import read_metadata
     from depthmask.errors import CheckpointError
-    from depthmask.export.metadata import read_metadata
+    from depthmask.nets.checkpoint import save_checkpoint
+    from depthmask.nets.models import create_model
     from depthmask.runtime.backends.torch import TorchBackend
-    from depthmask.train.checkpoint import save_checkpoint
-    from depthmask.train.models import create_model
 
     name = read_metadata(audit_model)["checkpoints"]["depth_net"]["name"]
     torch.manual_seed(123)

@@ -22,15 +22,16 @@ import pytest
 from typer.testing import CliRunner
 
 from depthmask.cli import app
+from depthmask.contract import exits
 from depthmask.runtime.backends import BACKENDS, register_backend
 from depthmask.runtime.backends.base import BackendBase
 from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
 from depthmask.runtime.config import RunConfig
-from depthmask.runtime.preprocess import fit_frame
-from depthmask.runtime.run import EXIT_FRAMES_FAILED, EXIT_INTERRUPTED, EXIT_OK, run
+from depthmask.runtime.run import run
 from depthmask.runtime.sinks.base import source_dir_name
 from depthmask.runtime.sinks.files import DEPTH_SCALE, png16_to_depth
-from depthmask.runtime.sources import open_source
+from depthmask.sources import open_source
+from depthmask.sources.fit import fit_frame
 
 THREADS = 1  # two cores, shared with the other tests
 
@@ -56,6 +57,20 @@ def video_frames(path: Path) -> int:
 
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
+
+
+def pyav_frames(path: Path) -> int:
+    """Frames PyAV's decoder yields from a (possibly damaged) video, going past damaged packets."""
+    import av
+
+    n = 0
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            try:
+                n += len(packet.decode())
+            except av.error.FFmpegError:  # a damaged packet: FFmpeg's decoder goes on with the next
+                continue
+    return n
 
 
 def videos(summary: dict[str, Any]) -> dict[str, int]:
@@ -103,7 +118,7 @@ def test_synthetic_and_video_file_end_to_end(
     out = tmp_path / "out"
     summary = run(config(audit_model, sources, out, batch=3, save=frozenset({"video", "depth", "mask"})))
 
-    assert summary["exit_status"] == EXIT_OK and summary["counts"]["ok"] == summary["frames"] == 13
+    assert summary["exit_status"] == exits.OK and summary["counts"]["ok"] == summary["frames"] == 13
     assert summary["backend"]["providers"] == ["CPUExecutionProvider"]  # described while loaded
     recs = records(out)
     by_source = Counter(r["source"] for r in recs)
@@ -171,7 +186,7 @@ def test_live_policy_drops_and_counts_frames(audit_model: Path, tmp_path: Path, 
     counts = summary["counts"]
     assert counts["dropped"] > 0 and counts["ok"] > 0, counts
     assert counts["ok"] + counts["dropped"] == summary["frames"] == frames
-    assert summary["exit_status"] == EXIT_OK and list(summary["policies"].values()) == ["live"]
+    assert summary["exit_status"] == exits.OK and list(summary["policies"].values()) == ["live"]
     assert summary["wall_s"] >= (frames - 1) / fps * 0.9  # paced at the source's rate, not as fast as read
     recs = records(out)
     assert sorted(r["frame"] for r in recs) == list(range(frames))  # one record per frame read
@@ -199,7 +214,6 @@ class FailingOnnxRuntime(SlowOnnxRuntime):
 
 
 def test_backend_failure_keeps_what_was_processed(audit_model: Path, tmp_path: Path) -> None:
-    from depthmask.runtime.run import EXIT_ERROR
 
     register_backend(FailingOnnxRuntime.name, FailingOnnxRuntime)
     try:
@@ -211,7 +225,7 @@ def test_backend_failure_keeps_what_was_processed(audit_model: Path, tmp_path: P
     finally:
         BACKENDS.pop(FailingOnnxRuntime.name)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["exit_status"] == EXIT_ERROR and "device lost" in summary["error"]
+    assert summary["exit_status"] == exits.USER_ERROR and "device lost" in summary["error"]
     assert summary["counts"]["ok"] == 4  # the two batches before the failure
     recs = records(out)
     assert sorted(r["frame"] for r in recs) == sorted({r["frame"] for r in recs})  # none twice
@@ -224,7 +238,7 @@ def test_backend_failure_keeps_what_was_processed(audit_model: Path, tmp_path: P
 # -- c) damaged input: records, a completed run, the documented exit status --------------------------
 
 
-def test_damaged_input_becomes_records_and_exit_status_2(audit_model: Path, tmp_path: Path) -> None:
+def test_damaged_input_becomes_records_and_exit_status_3(audit_model: Path, tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "clip.mp4", 40)
     data = bytearray(clip.read_bytes())
     start, stop = len(data) // 3, 2 * len(data) // 3
@@ -244,16 +258,19 @@ def test_damaged_input_becomes_records_and_exit_status_2(audit_model: Path, tmp_
         ["run", str(clip), str(folder), "--model", str(audit_model), "--out", str(out),
          "--threads", "1", "--batch", "4", "--save", "video,depth"],
     )  # fmt: skip
-    assert result.exit_code == EXIT_FRAMES_FAILED == 2, result.output
+    assert result.exit_code == exits.FRAMES_FAILED == 3, result.output
     assert "Traceback" not in result.output and "decode_error" in result.output
     summary = json.loads((out / "summary.json").read_text())
     recs = records(out)
     by_source = Counter(r["source"] for r in recs)
-    assert by_source[str(clip)] == 40 and by_source[str(folder)] == 5
-    assert summary["frames"] == len(recs) == 45 and summary["counts"]["ok"] >= 3
+    decoded = pyav_frames(clip)  # the independent count: what FFmpeg's decoder yields from the damage
+    assert by_source[str(clip)] == decoded and 0 < decoded < 40 and by_source[str(folder)] == 5
+    assert summary["frames"] == len(recs) == decoded + 5 and summary["counts"]["ok"] >= 3
     bad = [r for r in recs if r["status"] == "decode_error"]
-    assert summary["counts"]["decode_error"] == len(bad) >= 3
+    assert summary["counts"]["decode_error"] == len(bad) == 2  # no invented records for the video
     assert {r["frame"] for r in bad if r["source"] == str(folder)} == {1, 4}
+    (clip_source,) = (d for d in summary["sources"] if d["uri"] == str(clip))
+    assert clip_source["frames_read"] == decoded and "40" in (clip_source["end"] or "")
     assert all(r["error"] and "stats" not in r and "mask_mean" not in r for r in bad)
     assert video_frames(out / source_dir_name(str(folder), 1) / "overlay.mp4") == 5  # bad frames labelled
 
@@ -288,7 +305,7 @@ def test_sigint_leaves_valid_outputs(audit_model: Path, tmp_path: Path) -> None:
     finally:
         proc.kill()
         log.close()
-    assert rc == EXIT_INTERRUPTED == 130, (tmp_path / "stderr.txt").read_text()
+    assert rc == exits.INTERRUPTED_SIGINT == 130, (tmp_path / "stderr.txt").read_text()
     summary = json.loads((out / "summary.json").read_text())
     recs = records(out)
     assert summary["interrupted"] is True and summary["exit_status"] == 130
@@ -347,7 +364,7 @@ def test_cli_passes_torch_precision_to_the_backend(audit_model: Path, tmp_path: 
 def _edited_model(audit_model: Path, path: Path, edit: Any) -> Path:
     import onnx
 
-    from depthmask.export.metadata import onnx_metadata, set_onnx_metadata
+    from depthmask.contract.metadata import onnx_metadata, set_onnx_metadata
 
     model = onnx.load(str(audit_model))
     meta = onnx_metadata(model)
@@ -358,7 +375,15 @@ def _edited_model(audit_model: Path, path: Path, edit: Any) -> Path:
 
 
 def _taller(meta: dict[str, Any]) -> None:
+    """Consistent in itself (input and mask both 48 high), but not with the graph's real input."""
     meta["input"]["height"] = 48
+    for out in meta["outputs"]:
+        if out["name"] == "mask":
+            out["shape"][2] = 48
+
+
+def _inconsistent(meta: dict[str, Any]) -> None:
+    meta["input"]["height"] = 48  # the mask output still declares the old height
 
 
 def _no_metadata(meta: dict[str, Any]) -> None:
@@ -374,9 +399,14 @@ def _no_metadata(meta: dict[str, Any]) -> None:
         (
             "metadata of another model",
             ["--backend", "torch"],
-            r"mask shape .* does not match the input 48×96",
+            r"metadata declares input 'frames' uint8 \['batch', 48, 96, 3\]",
         ),
-        ("no metadata", [], r"has no depthmask metadata .*Re-export it"),
+        (
+            "inconsistent metadata",
+            [],
+            r"outputs\.mask\.shape = \['batch', 1, 64, 96\] \(expected \['batch', 1, 48, 96\]",
+        ),
+        ("no metadata", [], r"metadata is missing format_version.*Re-export it"),
         ("precision for onnxruntime", ["--precision", "bf16"], r"--precision bf16 sets the torch backend"),
         ("unknown backend", ["--backend", "torhc"], r"unknown backend 'torhc'.*Did you mean 'torch'\?"),
     ],
@@ -392,6 +422,8 @@ def test_cli_user_errors(
         Path(source).write_bytes(b"\x00" * 100)
     elif case == "metadata of another model":
         model = _edited_model(audit_model, tmp_path / "other.onnx", _taller)
+    elif case == "inconsistent metadata":
+        model = _edited_model(audit_model, tmp_path / "other.onnx", _inconsistent)
     elif case == "no metadata":
         model = _edited_model(audit_model, tmp_path / "bare.onnx", _no_metadata)
     out = tmp_path / "out"

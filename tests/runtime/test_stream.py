@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from depthmask.runtime.sources import CaptureSource, open_source
+from depthmask.sources import CaptureSource, open_source
 
 
 def _ffmpeg() -> str:

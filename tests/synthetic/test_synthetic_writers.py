@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from depthmask.errors import ConfigError, OutputError
-from depthmask.runtime.sources.kitti import kitti_drive_source, read_kitti_timestamps
+from depthmask.sources.kitti import kitti_drive_source, read_kitti_timestamps
 from depthmask.synthetic import SceneConfig, iter_frames
 from depthmask.synthetic.writers import (
     DepthPattern,

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from depthmask.errors import CheckpointError
-from depthmask.train.authors import detect_network, to_authors_layout
-from depthmask.train.loading import load_network
-from depthmask.train.models import create_model
+from depthmask.nets.authors import detect_network, to_authors_layout
+from depthmask.nets.loading import load_network
+from depthmask.nets.models import create_model
 
 
 def _randomise_bn(model: torch.nn.Module) -> None:

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from depthmask.cli import app
 from depthmask.errors import CheckpointError
-from depthmask.train.authors import to_authors_layout
-from depthmask.train.checkpoint import read_config, save_checkpoint
-from depthmask.train.loading import load_network
-from depthmask.train.models import create_model
+from depthmask.nets.authors import to_authors_layout
+from depthmask.nets.checkpoint import read_config, save_checkpoint
+from depthmask.nets.loading import load_network
+from depthmask.nets.models import create_model
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from depthmask.errors import ConfigError, SourceError
-from depthmask.runtime.preprocess import fit_frame
+from depthmask.sources.fit import fit_frame
 from depthmask.train.data import Frames, dataset_from_spec
 from depthmask.train.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 

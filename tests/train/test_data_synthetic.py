@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthmask.errors import ConfigError
+from depthmask.errors import ConfigError, SourceError
 from depthmask.synthetic.scene import SceneConfig, render_frame
 from depthmask.train.data import Frames, SyntheticDepth, dataset_from_spec
 from depthmask.train.data.transforms import fit_image, image_from_bgr, resize_nearest
@@ -70,8 +70,9 @@ def test_flip_moves_image_and_depth_together() -> None:
 def test_options_are_checked_and_frames_only_drops_depth() -> None:
     with pytest.raises(ConfigError, match=r"unknown option\(s\) sed.*Did you mean 'seed'"):
         dataset_from_spec("synthetic:sed=1", split="train", input_size=(32, 48))
-    with pytest.raises(ConfigError, match="frames must be positive"):
-        dataset_from_spec("synthetic:frames=0", split="train", input_size=(32, 48))
+    for frames in ("0", "abc", "1.5"):  # the synthetic source's own rule (depthmask.sources.synthetic)
+        with pytest.raises(SourceError, match=f"frames={frames} must be a whole number of frames"):
+            dataset_from_spec(f"synthetic:frames={frames}", split="train", input_size=(32, 48))
     frames = dataset_from_spec("frames:synthetic:frames=2,seed=4", split="test", input_size=(32, 48))
     assert isinstance(frames, Frames) and len(frames) == 2 and "depth" not in frames[1]
     ref = render_frame(SceneConfig(seed=4), 1)  # the source renders at the scene's own size, then fits

@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 import depthmask.cli.evaluate  # noqa: F401  (registers `depthmask eval` on the app)
 from depthmask.cli.app import app
 from depthmask.errors import CheckpointError, ConfigError
-from depthmask.train.checkpoint import save_checkpoint
+from depthmask.nets.checkpoint import save_checkpoint
+from depthmask.nets.models import create_model
 from depthmask.train.data import dataset_from_spec
 from depthmask.train.evaluate import EvalConfig, edge_mask, evaluate
-from depthmask.train.models import create_model
 
 SIZE = (64, 96)
 
@@ -74,7 +74,7 @@ def _spec(files: dict[str, Path]) -> str:
 
 def _hand_rmse(files: dict[str, Path], mask_fn) -> float:
     """sqrt(mean over images of the per-image MSE) of N(I ⊗ mask) vs ground truth, computed directly."""
-    from depthmask.train.loading import load_network
+    from depthmask.nets.loading import load_network
 
     n = load_network(None, files["n"])
     ds = dataset_from_spec(_spec(files), split="test", input_size=SIZE)
@@ -241,7 +241,7 @@ def test_cli_eval_writes_tables_and_exits_cleanly(files, tmp_path: Path) -> None
 
 def test_frames_without_ground_truth_give_fidelity_only(files, tmp_path: Path) -> None:
     frames = str(files["root"] / "data" / "test" / "*_colors.png")
-    from depthmask.train.loading import load_network
+    from depthmask.nets.loading import load_network
 
     other = save_checkpoint(
         load_network(None, files["zeros"]), tmp_path / "zeros.safetensors", depth_sha256="ab" * 32

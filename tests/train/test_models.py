@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from depthmask.errors import ConfigError, ModelNotFoundError
-from depthmask.train.models import create_model, list_models, model_entry
+from depthmask.nets.models import create_model, list_models, model_entry
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -90,7 +90,7 @@ def test_registry_lists_and_suggests() -> None:
     with pytest.raises(ConfigError, match="does not take these settings"):
         create_model("hu2019_tiny", depth=3)
     with pytest.raises(ConfigError, match="no ImageNet weights"):
-        from depthmask.train.models.backbones import build_encoder
+        from depthmask.nets.models.backbones import build_encoder
 
         build_encoder("resnet_tiny", pretrained=True)
 

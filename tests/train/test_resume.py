@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from depthmask.errors import CheckpointError, ConfigError, OutputError
-from depthmask.train.checkpoint import read_config
+from depthmask.nets.checkpoint import read_config
 from depthmask.train.config import DepthTrainConfig, MaskTrainConfig
 from depthmask.train.monitor import read_metrics
 from depthmask.train.state import load_state
@@ -85,8 +85,8 @@ def test_kill_mid_epoch_and_resume_gives_identical_weights(tmp_path: Path, worke
 
 def test_max_steps_stop_and_resume_mask_net(tmp_path: Path) -> None:
     n_path = tmp_path / "n.safetensors"
-    from depthmask.train.checkpoint import save_checkpoint
-    from depthmask.train.models import create_model
+    from depthmask.nets.checkpoint import save_checkpoint
+    from depthmask.nets.models import create_model
 
     torch.manual_seed(0)
     save_checkpoint(create_model("hu2019_tiny"), n_path)

@@ -10,10 +10,10 @@ import torch
 from typer.testing import CliRunner
 
 from depthmask.cli import app
-from depthmask.train.checkpoint import read_config, save_checkpoint
+from depthmask.nets.checkpoint import read_config, save_checkpoint
+from depthmask.nets.loading import load_network
+from depthmask.nets.models import create_model
 from depthmask.train.config import MaskTrainConfig, config_from_dict, load_config
-from depthmask.train.loading import load_network
-from depthmask.train.models import create_model
 
 runner = CliRunner()
 

@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import Dataset, Subset
 
-from depthmask.train.checkpoint import read_config
+from depthmask.nets.checkpoint import read_config
+from depthmask.nets.loading import load_network
+from depthmask.nets.models.upprojection import resize
 from depthmask.train.config import DepthTrainConfig, MaskTrainConfig, load_config
 from depthmask.train.data import dataset_from_spec
-from depthmask.train.loading import load_network
-from depthmask.train.models.upprojection import resize
 from depthmask.train.monitor import read_metrics
 from depthmask.train.state import load_state
 from depthmask.train.trainer import train_depth, train_mask

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from depthmask.train.checkpoint import read_config, sha256_of
+from depthmask.nets.checkpoint import read_config, sha256_of
+from depthmask.nets.loading import load_network
+from depthmask.nets.models import create_model
 from depthmask.train.config import DepthTrainConfig, MaskTrainConfig
 from depthmask.train.data import dataset_from_spec
-from depthmask.train.loading import load_network
 from depthmask.train.losses import mask_objective
-from depthmask.train.models import create_model
 from depthmask.train.tasks import KEEP_THRESHOLD, MaskTask
 from depthmask.train.trainer import train_depth, train_mask
 

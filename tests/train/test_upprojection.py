@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from depthmask.train.models.upprojection import UpProjection, in_authors_order  # noqa: E402
+from depthmask.nets.models.upprojection import UpProjection, in_authors_order  # noqa: E402
 
 
 def _block(in_channels: int, out_channels: int) -> UpProjection:
@@ -40,7 +40,10 @@ def test_both_orders_give_the_same_gradients() -> None:
         block.conv_first = conv_first
         block(x, (12, 15)).square().sum().backward()
         grads.append(torch.cat([p.grad.flatten() for p in block.parameters()]))
-    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-4)
+    # Summation order differs between the two orders (and between CPU kinds' kernels): compare
+    # against the gradients' own magnitude, not an absolute 1e-4 on values of ~400.
+    scale = grads[1].abs().max().item()
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-5 * scale)
 
 
 def test_the_choice_is_automatic_and_the_authors_order_can_be_forced() -> None:
@@ -56,7 +59,7 @@ def test_the_authors_way_counts_its_own_flops() -> None:
     import numpy as np
 
     from depthmask.bench.authors import AuthorsWay
-    from depthmask.runtime.model_info import ModelInfo
+    from depthmask.contract.model_info import ModelInfo
 
     class Wide(torch.nn.Module):  # a depth net whose fusion block convolves first
         def __init__(self) -> None:

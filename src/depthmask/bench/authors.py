@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from depthmask.export.spec import IMAGENET_MEAN, IMAGENET_STD
+from depthmask.contract.constants import IMAGENET_MEAN, IMAGENET_STD
+from depthmask.contract.model_info import ModelInfo
 from depthmask.runtime.backends.base import BackendBase
-from depthmask.runtime.model_info import ModelInfo
 
 _MEAN = np.asarray(IMAGENET_MEAN, np.float32)
 _STD = np.asarray(IMAGENET_STD, np.float32)
@@ -29,7 +29,7 @@ class AuthorsWay(BackendBase):
     name = "authors"
 
     def __init__(self, depth_net: Any, mask_net: Any, info: ModelInfo, *, device: str = "cpu") -> None:
-        from depthmask.train.models.upprojection import in_authors_order
+        from depthmask.nets.models.upprojection import in_authors_order
 
         # Copies: the caller's networks keep their own order of operations.
         self.depth_net = in_authors_order(copy.deepcopy(depth_net))

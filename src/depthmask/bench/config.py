@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from depthmask.contract.spec import MODES
 from depthmask.errors import ConfigError, closest
-from depthmask.export.spec import MODES
 from depthmask.settings import settings_dict
 
 # The paths a row can run: the runtime's backends plus "authors" (the authors' way: eager PyTorch fp32,

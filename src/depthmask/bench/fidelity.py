@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.contract.constants import EPSILON
 from depthmask.export.parity import Tolerance, compare_outputs, gates_for
-from depthmask.export.spec import EPSILON
 
 FAST_PATH = Tolerance("fast path", depth_abs_rel=0.01, mask_iou=0.95)
 COMPARED = ("mask", "depth", "depth_masked")  # the authors' way has no stats; stats are not a fidelity

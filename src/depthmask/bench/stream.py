@@ -28,7 +28,7 @@ from typing import Any
 
 from depthmask.bench.measure import time_calls
 from depthmask.runtime.latency import summarize
-from depthmask.runtime.sources.base import Frame, SourceBase
+from depthmask.sources.base import Frame, SourceBase
 
 CLIP_FPS = 10.0  # the rendered clip's nominal rate (KITTI's)
 PACE_FRACTION = 0.5  # the latency run feeds frames at this fraction of the compute-only rate
@@ -39,7 +39,7 @@ def render_clip(path: Path, frames: int, seed: int = 3) -> Path:
     and resizes to the model's input, as it would a real drive)."""
     import cv2
 
-    from depthmask.runtime.sources.synthetic import SyntheticSource
+    from depthmask.sources.synthetic import SyntheticSource
 
     source = SyntheticSource(frames=frames, seed=seed)
     writer: Any = None
@@ -70,6 +70,11 @@ class _Wrapped(SourceBase):
     def close(self) -> None:
         """Close the wrapped source."""
         self.inner.close()
+
+    @property  # type: ignore[override]
+    def end_note(self) -> str | None:
+        """Why the wrapped source ended early, if it did."""
+        return getattr(self.inner, "end_note", None)
 
 
 class PacedSource(_Wrapped):
@@ -130,7 +135,7 @@ def stream_measure(
     over more calls); None = the p50 of the compute-only pass over the streamed frames.
     """
     from depthmask.export.frames import collect, frames_from_source
-    from depthmask.runtime.sources import open_source
+    from depthmask.sources import open_source
 
     info = backend.info
     decoded = collect(frames_from_source(source_spec, info.height, info.width, frames))

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from depthmask.bench.config import FIDELITY_SOURCE, BenchConfig
-from depthmask.errors import DepthmaskError, MissingDependencyError, module_available
-from depthmask.runtime.model_info import ModelInfo
+from depthmask.contract.model_info import ModelInfo
+from depthmask.errors import ConfigError, DepthmaskError, MissingDependencyError, module_available
 
 log = logging.getLogger("depthmask.bench")
 DEFAULT_DEPTH_NET = "hu2019_resnet50"
@@ -65,7 +65,7 @@ class Subject:
             return int(self._metadata["input"]["height"]), int(self._metadata["input"]["width"])
         if self.cfg.size is not None:
             return self.cfg.size
-        from depthmask.train.models import model_entry
+        from depthmask.nets.models import model_entry
 
         return tuple(model_entry(self.depth_net_name).input_size)  # type: ignore[return-value]
 
@@ -158,13 +158,15 @@ class Subject:
         if not module_available("torch"):
             raise MissingDependencyError("the PyTorch graph needs torch: pip install 'depthmask[train]'")
         if self.cfg.model is not None:
-            from depthmask.export.check import graph_from_metadata
+            from depthmask.nets.rebuild import graph_from_metadata
 
             self.on_step("rebuilding the PyTorch graph from the model's metadata")
             graph = graph_from_metadata(
                 self._metadata,  # type: ignore[arg-type]
                 checkpoint_n=self.cfg.checkpoint_n,
                 checkpoint_g=self.cfg.checkpoint_g,
+                beside=self.cfg.model.parent,
+                artefact=self.cfg.model,
             )
         else:
             from depthmask.export.onnx import graph_from_config
@@ -179,20 +181,22 @@ class Subject:
                 if self.cfg.settle
                 else "random (untrained, unsettled)"
             )
-        graph.input_size = self.size
+        if tuple(graph.input_size or ()) != tuple(self.size):
+            raise ConfigError(f"the graph was built for {graph.input_size}, the bench asked for {self.size}")
         self._graph = graph
         return graph
 
     def _settle(self, graph: Any) -> None:
         from depthmask.bench.weights import settle
         from depthmask.export.frames import collect
-        from depthmask.export.networks import provenance_of
+        from depthmask.nets.provenance import provenance_of
 
         self.on_step(
             f"settling random weights on {self.cfg.calibration_frames} frames of {self.cfg.calibration}"
         )
         settle(graph, collect(self.calibration()))
-        # The export records what the weights now are: the seed alone no longer rebuilds them.
+        # Settling rewrote the weights in place, so their provenance changes with them: the seed alone
+        # no longer rebuilds them.
         graph.provenance = {
             "depth_net": {
                 **provenance_of(graph.depth_net).to_dict(),
@@ -275,10 +279,10 @@ class Subject:
             from depthmask.bench.fidelity import run_in_batches, sensitivity
 
             if self.graph_unavailable() is None:
-                from depthmask.export.parity import TorchRunner
+                from depthmask.export.parity import torch_reference
 
                 self.on_step("fp32 reference outputs (PyTorch graph)")
-                runner: Any = TorchRunner(self.graph)
+                runner: Any = torch_reference(self.graph)
                 self.reference_name = "torch fp32 (AuditGraph)"
             else:
                 from depthmask.runtime.backends import create_backend
@@ -323,7 +327,9 @@ class Subject:
     @property
     def info(self) -> ModelInfo:
         """The model's declared input and outputs."""
-        return ModelInfo.from_metadata(self.metadata, self._onnx.get("fp32", "<graph>"))
+        if "fp32" in self._onnx:
+            return ModelInfo.from_metadata(self.metadata, self._onnx["fp32"], engine=False)
+        return ModelInfo.from_metadata(self.metadata, "<graph>", artefact=False)
 
     @property
     def gflop_per_frame(self) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from depthmask import __version__
+from depthmask.contract import exits
 
 app = typer.Typer(
     name="depthmask",
@@ -37,3 +38,16 @@ def main() -> None:
 
 # Importing the command modules registers their commands on `app` (order = order in --help).
 from depthmask.cli import bench, check, convert, demo, evaluate, export, info, report, run, train  # noqa: E402, F401
+
+
+def _document_exit_statuses(typer_app: typer.Typer) -> None:
+    """Every command's help ends with the exit statuses (one text, `depthmask.contract.exits.HELP`)."""
+    for command in typer_app.registered_commands:
+        if exits.HELP not in (command.epilog or ""):
+            command.epilog = f"{command.epilog}\n\n{exits.HELP}" if command.epilog else exits.HELP
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _document_exit_statuses(group.typer_instance)
+
+
+_document_exit_statuses(app)

@@ -12,9 +12,10 @@ from rich.console import Console
 
 from depthmask.cli.app import app
 from depthmask.cli.errors import user_errors
+from depthmask.contract import exits
 
 console = Console()
-PARITY_FAILED = 2
+PARITY_FAILED = exits.CHECK_FAILED
 
 
 class ReferenceChoice(str, enum.Enum):
@@ -28,8 +29,8 @@ _EXAMPLES = (
     "  depthmask check resnet50-audit-fp16.engine --checkpoint-n n.safetensors "
     "--checkpoint-g g.safetensors\n\n"
     "The PyTorch reference is rebuilt from the weights named in the model's metadata; pass "
-    "--checkpoint-n/--checkpoint-g when those files moved.\n\n"
-    "Exit status: 0 within tolerance, 1 error, 2 beyond tolerance."
+    "--checkpoint-n/--checkpoint-g when those files moved, and --depth-net FILE.py:FACTORY when N is your "
+    "own (depthmask never imports code that a model file names)."
 )
 
 
@@ -52,6 +53,13 @@ def check(
     checkpoint_g: Annotated[
         Path | None, typer.Option("--checkpoint-g", help="G's weights, if not where the metadata says.")
     ] = None,
+    depth_net: Annotated[
+        str | None,
+        typer.Option(
+            "--depth-net",
+            help="N's module:factory, when the model was exported from your own N (its code is imported).",
+        ),
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the result as JSON here.")
     ] = None,
@@ -69,6 +77,7 @@ def check(
         batch=batch,
         checkpoint_n=checkpoint_n,
         checkpoint_g=checkpoint_g,
+        depth_net=depth_net,
     )
     result = check_model(cfg)
     console.print(render(result))

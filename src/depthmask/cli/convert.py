@@ -37,10 +37,11 @@ def convert(
     ] = None,
 ) -> None:
     """Convert a checkpoint to depthmask's format (safetensors + JSON config), loading it strictly first."""
-    from depthmask.train.checkpoint import save_checkpoint
-    from depthmask.train.loading import load_network
+    from depthmask.nets.checkpoint import save_checkpoint
+    from depthmask.nets.loading import load_network
 
-    model = load_network(network, source)
+    # --network is the user's own: the one module:factory that may be imported (a file may not name code).
+    model = load_network(network, source, trusted_factory=network, option="--network")
     extra = {"converted_from": str(source), "source_sha256": model.depthmask_sha256}
     if lam is not None:
         extra["lambda"] = lam

@@ -18,8 +18,7 @@ console = Console(stderr=True)
 @app.command(
     epilog=(
         "Examples:\n\n  depthmask demo\n\n  depthmask demo --frames 300 --out runs/demo300\n\n"
-        "  depthmask demo --source dashcam.mp4 --out runs/dashcam\n\n"
-        "Exit status: 0 every frame processed, 1 error, 2 some frames failed to decode, 130 interrupted."
+        "  depthmask demo --source dashcam.mp4 --out runs/dashcam"
     )
 )
 @user_errors

@@ -14,13 +14,14 @@ from rich.table import Table
 
 from depthmask.cli.app import app
 from depthmask.cli.errors import user_errors
+from depthmask.contract import exits
 from depthmask.export.config import ExportConfig, Format, Precision, depth_net_from_backbone
 
 if TYPE_CHECKING:
     from depthmask.export.pipeline import ExportResult
 
 console = Console(stderr=True)
-PARITY_FAILED = 2  # exit status when artefacts were written but differ from PyTorch beyond tolerance
+PARITY_FAILED = exits.CHECK_FAILED  # artefacts written, but they differ from PyTorch beyond tolerance
 
 
 class ModeChoice(str, enum.Enum):
@@ -68,8 +69,7 @@ _EXAMPLES = (
     "--calibration 2011_09_26_drive_0001_sync/ --height 256 --width 832\n\n"
     "  depthmask export --depth-net my_pkg.nets:build --checkpoint-n n.pt --checkpoint-g g.safetensors "
     "--mode masked\n\n"
-    "  depthmask export --depth-net hu2019_tiny --mask-net mask_drn_tiny --random-weights -o tiny.onnx\n\n"
-    "Exit status: 0 written (and parity passed), 1 error, 2 written but parity beyond tolerance."
+    "  depthmask export --depth-net hu2019_tiny --mask-net mask_drn_tiny --random-weights -o tiny.onnx"
 )
 
 

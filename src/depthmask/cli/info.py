@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from depthmask import __version__
@@ -38,7 +39,7 @@ def info(
         return
     _print_mapping("depthmask", _environment())
     if module_available("torch"):
-        from depthmask.train.models import list_models, model_entry
+        from depthmask.nets.models import list_models, model_entry
 
         table = Table(title="registered networks")
         for col in ("name", "role", "family", "input H×W", "description"):
@@ -67,9 +68,11 @@ def _environment() -> dict[str, Any]:
 
 
 def _print_mapping(title: str, data: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False)
+    table = Table(title=escape(title), show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")
     for key, value in data.items():
-        table.add_row(str(key), f"{value:,}" if isinstance(value, int) else str(value))
+        # Values come from files: escaped, so text such as "[/]" is shown, not read as rich markup.
+        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        table.add_row(escape(str(key)), escape(shown))
     console.print(table)

@@ -60,9 +60,7 @@ def parse_range(text: str | None) -> tuple[float, float] | None:
         "  depthmask run dashcam.mp4 --model m.onnx --save video,depth --out runs/dashcam\n\n"
         "  depthmask run rtsp://127.0.0.1:8554/cam --model m.engine --policy live\n\n"
         "  depthmask run 'synthetic:frames=60' --model m.onnx\n\n"
-        "  depthmask run clip.mp4 --model m.onnx --backend torch --precision bf16\n\n"
-        "Exit status: 0 every frame processed (or dropped by --policy live), 1 error (bad model, source "
-        "or option), 2 some frames failed to decode (see audit.jsonl), 130 interrupted (outputs kept)."
+        "  depthmask run clip.mp4 --model m.onnx --backend torch --precision bf16"
     )
 )
 @user_errors
@@ -106,6 +104,13 @@ def run(
     depth_range: Annotated[
         str | None, typer.Option(help="Fixed overlay depth range MIN,MAX in metres.")
     ] = None,
+    depth_net: Annotated[
+        str | None,
+        typer.Option(
+            help="Your own N (package.module:factory or file.py:factory) for --backend torch to rebuild; "
+            "depthmask imports code only when you name it here."
+        ),
+    ] = None,
 ) -> None:
     """Stream frames through the fused model: overlay video, per-frame depth/mask files, audit.jsonl."""
     from depthmask.runtime.config import RunConfig
@@ -126,6 +131,7 @@ def run(
         device=device,
         precision=precision.value if precision else None,
         depth_range=parse_range(depth_range),
+        depth_net=depth_net,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_with_progress(cfg)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from depthmask.contract.constants import EPSILON, FAR_FRACTION
+from depthmask.contract.spec import CHANNEL_ORDERS, MODES
 from depthmask.errors import ConfigError, closest
-from depthmask.export.spec import CHANNEL_ORDERS, EPSILON, FAR_FRACTION, MODES
 from depthmask.settings import settings_dict
 
 
@@ -46,10 +47,12 @@ class ExportConfig:
     """What to export and how.
 
     depth_net / mask_net: registry names or `module:factory` (N only); None = named by the checkpoint,
-    else hu2019_resnet50 / mask_drn_d_22. height/width: the frames' size in pixels, None = the network's
-    nominal size. batch: None = dynamic batch axis; an int fixes it. batch_profile: TensorRT's
-    (min, opt, max) batch for a dynamic engine. calibration: a source string (folder, glob, video, KITTI
-    drive, `synthetic:`) whose frames calibrate int8. workspace_gib: TensorRT's workspace pool.
+    else hu2019_resnet50 / mask_drn_d_22. They are the user's own choice (never filled from a file): a
+    `module:factory` here is imported, while a checkpoint may name only registered networks.
+    height/width: the frames' size in pixels, None = the network's nominal size. batch: None = dynamic
+    batch axis; an int fixes it. batch_profile: TensorRT's (min, opt, max) batch for a dynamic engine.
+    calibration: a source string (folder, glob, video, KITTI drive, `synthetic:`) whose frames calibrate
+    int8. workspace_gib: TensorRT's workspace pool.
     """
 
     depth_net: str | None = None

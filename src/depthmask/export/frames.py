@@ -31,8 +31,8 @@ def frames_from_source(
             "again: record a clip, or pass a folder/glob of images, a video file, a KITTI drive or "
             "'synthetic:'"
         )
-    from depthmask.runtime.preprocess import fit_frame
-    from depthmask.runtime.sources import open_source
+    from depthmask.sources import open_source
+    from depthmask.sources.fit import fit_frame
 
     if spec.startswith("synthetic") and "height=" not in spec:
         # Render at the model's size instead of resizing a default-size scene.

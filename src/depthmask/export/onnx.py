@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from depthmask.contract.metadata import build_metadata, set_onnx_metadata
+from depthmask.contract.spec import BATCH_AXIS
 from depthmask.errors import ConfigError, ContractError
 from depthmask.export.config import ExportConfig
-from depthmask.export.graph import AuditGraph
-from depthmask.export.metadata import build_metadata, set_onnx_metadata
-from depthmask.export.spec import BATCH_AXIS
+from depthmask.nets.graph import AuditGraph
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ def input_size(cfg: ExportConfig, depth_name: str | None, mask_name: str) -> tup
     """The frames' H×W: as configured, else the depth net's nominal size (G's in mode `mask`)."""
     if cfg.height is not None and cfg.width is not None:
         return cfg.height, cfg.width
-    from depthmask.train.models import model_entry
-    from depthmask.train.models.byo import is_factory_spec
+    from depthmask.nets.models import model_entry
+    from depthmask.nets.models.byo import is_factory_spec
 
     name = depth_name if depth_name is not None else mask_name
     if is_factory_spec(name):
@@ -51,7 +51,7 @@ def input_size(cfg: ExportConfig, depth_name: str | None, mask_name: str) -> tup
 
 def graph_from_config(cfg: ExportConfig) -> AuditGraph:
     """Load N and G as configured and fuse them; the graph carries `provenance` and `input_size`."""
-    from depthmask.export.networks import load_weighted
+    from depthmask.nets.provenance import load_weighted
 
     size = (cfg.height, cfg.width) if cfg.height is not None and cfg.width is not None else None
     depth_net, depth_prov = None, None
@@ -63,6 +63,7 @@ def graph_from_config(cfg: ExportConfig) -> AuditGraph:
             random_weights=cfg.random_weights,
             seed=cfg.seed,
             input_size=size,
+            trusted_factory=cfg.depth_net,  # the user's --depth-net; a checkpoint may not name code
         )
     mask_net, mask_prov = load_weighted(
         cfg.mask_net, cfg.checkpoint_g, role="mask", random_weights=cfg.random_weights, seed=cfg.seed
@@ -74,12 +75,12 @@ def graph_from_config(cfg: ExportConfig) -> AuditGraph:
         channel_order=cfg.channel_order,
         epsilon=cfg.epsilon,
         far_fraction=cfg.far_fraction,
+        input_size=input_size(cfg, depth_prov.name if depth_prov else None, mask_prov.name),
+        provenance={
+            "depth_net": depth_prov.to_dict() if depth_prov else None,
+            "mask_net": mask_prov.to_dict(),
+        },
     )
-    graph.provenance = {
-        "depth_net": depth_prov.to_dict() if depth_prov else None,
-        "mask_net": mask_prov.to_dict(),
-    }
-    graph.input_size = input_size(cfg, depth_prov.name if depth_prov else None, mask_prov.name)
     return graph
 
 
@@ -311,7 +312,7 @@ def _require_symbolic_batch(model: Any, batch: int | None) -> None:
 
 def _provenance(graph: AuditGraph) -> dict[str, Any]:
     """Provenance read off the networks themselves, for a graph not built by `graph_from_config`."""
-    from depthmask.export.networks import provenance_of
+    from depthmask.nets.provenance import provenance_of
 
     depth = provenance_of(graph.depth_net).to_dict() if graph.depth_net is not None else None
     return {"depth_net": depth, "mask_net": provenance_of(graph.mask_net).to_dict()}
@@ -371,7 +372,7 @@ def onnx_from_graph(graph: AuditGraph, path: str | Path, cfg: ExportConfig) -> P
         exporter=exporter,
         export_config=cfg.to_dict(),
     )
-    set_onnx_metadata(model, meta)
+    set_onnx_metadata(model, meta, artefact=path)
     model.producer_name, model.doc_string = "depthmask", f"depthmask fused graph, mode {graph.mode}"
     return save_onnx(model, path)
 

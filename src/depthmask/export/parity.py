@@ -3,7 +3,7 @@ in the units that matter (depth error in metres and relative, mask overlap), not
 
 `validate(reference, candidate, frames)` backs `depthmask check`, `depthmask export --check` and the
 tests. Candidates are anything with `infer(uint8 frames) -> {name: array}`: the runtime's ONNX Runtime
-and TensorRT backends (`runner_for(path)` picks by suffix) or a `TorchRunner`.
+and TensorRT backends (`runner_for(path)` picks by suffix) or the torch backend (`torch_reference`).
 
 Tolerances per precision (TOLERANCES):
 - fp32: every output's max-abs error ≤ 1e-4 × max(1, max |reference|) (1e-4 absolute for the mask,
@@ -30,8 +30,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from depthmask.contract.constants import EPSILON, FID_MIN_DEPTH
 from depthmask.errors import ContractError
-from depthmask.export.spec import EPSILON, FID_MIN_DEPTH
 
 DEPTH_OUTPUTS = ("depth", "depth_masked")
 MIN_VALID_DEPTH = 0.5  # depth metrics need the reference > 1 mm on at least half the pixels
@@ -140,21 +140,14 @@ class ParityResult:
         }
 
 
-class TorchRunner:
-    """The PyTorch AuditGraph as a Runner (the fp32 reference)."""
+def torch_reference(graph: Any) -> Any:
+    """The PyTorch AuditGraph as the fp32 reference: the runtime's torch backend itself, loaded (one torch
+    runner for export, parity, bench and `depthmask run --backend torch`)."""
+    from depthmask.runtime.backends.torch import TorchBackend
 
-    name = "torch"
-
-    def __init__(self, graph: Any) -> None:
-        self.graph = graph.eval()
-
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Run the graph on CPU in fp32."""
-        import torch
-
-        with torch.no_grad():
-            out = self.graph.named(torch.from_numpy(np.ascontiguousarray(frames)))
-        return {k: v.float().numpy() for k, v in out.items()}
+    backend = TorchBackend(None, graph=graph)
+    backend.load()
+    return backend
 
 
 def runner_for(path: str | Path, **options: Any) -> Any:
@@ -368,7 +361,7 @@ def artefact_parity(
     runner = runner_for(artefact)
     try:
         return validate(
-            TorchRunner(graph),
+            torch_reference(graph),
             runner,
             frames,
             precision=meta["precision"],

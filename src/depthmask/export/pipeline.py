@@ -18,8 +18,8 @@ import numpy as np
 
 from depthmask.errors import ConfigError
 from depthmask.export.config import ExportConfig
-from depthmask.export.graph import AuditGraph
 from depthmask.export.parity import ParityResult
+from depthmask.nets.graph import AuditGraph
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ HANDLERS: dict[str, tuple[tuple[str, Handler], ...]] = {
 
 def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig) -> ParityResult:
     """Parity of one artefact against the PyTorch graph on `cfg.check_frames` frames."""
+    from depthmask.contract.metadata import read_metadata
     from depthmask.export.frames import collect, frames_from_source
-    from depthmask.export.metadata import read_metadata
     from depthmask.export.parity import artefact_parity
 
     meta = read_metadata(artefact)
@@ -105,7 +105,7 @@ def artefacts_from_config(
     cfg: ExportConfig, on_step: Callable[[str, float], None] | None = None
 ) -> ExportResult:
     """Export as configured; `on_step(name, seconds)` is told as each step finishes."""
-    from depthmask.export.metadata import read_metadata
+    from depthmask.contract.metadata import read_metadata
     from depthmask.export.onnx import default_output, graph_from_config, onnx_from_graph
 
     seconds: dict[str, float] = {}

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.contract.metadata import onnx_metadata, set_onnx_metadata
 from depthmask.errors import ConfigError
 from depthmask.export.frames import batches
-from depthmask.export.metadata import onnx_metadata, set_onnx_metadata
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,15 @@ def _load(path: str | Path) -> Any:
     return model
 
 
-def _finish(model: Any, source_meta: dict[str, Any], precision: str, dst: Path, **extra: Any) -> Path:
+def _finish(
+    model: Any, source_meta: dict[str, Any], precision: str, dst: Path, src: str | Path, **extra: Any
+) -> Path:
     import onnx
 
     from depthmask.export.onnx import save_onnx
 
     meta = {**source_meta, "precision": precision, **extra}
-    set_onnx_metadata(model, meta)
+    set_onnx_metadata(model, meta, artefact=dst, source=src)
     onnx.checker.check_model(model, full_check=False)
     return save_onnx(model, dst)
 
@@ -140,7 +142,7 @@ def fp16_from_onnx(src: str | Path, dst: str | Path) -> Path:
         disable_shape_infer=False,
     )
     _toposort(half)  # the converter appends its casts at the end of the node list
-    return _finish(half, meta, "fp16", Path(dst), fp32_nodes=len(island))
+    return _finish(half, meta, "fp16", Path(dst), src, fp32_nodes=len(island))
 
 
 def _toposort(model: Any) -> None:
@@ -265,5 +267,6 @@ def int8_from_onnx(
         meta,
         "int8",
         Path(dst),
+        src,
         calibration={"source": calibration_source, "frames": inner.count, "method": "minmax"},
     )

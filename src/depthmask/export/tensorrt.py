@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.contract.metadata import read_onnx_metadata
+from depthmask.contract.sidecar import engine_metadata, write_sidecar
 from depthmask.errors import ContractError, MissingDependencyError, module_available
 from depthmask.export.config import ExportConfig
-from depthmask.export.metadata import engine_metadata, read_onnx_metadata, read_sidecar, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -58,37 +59,6 @@ def current_gpu(device: int = 0) -> str:
         return mem.device_name(device)
     finally:
         mem.free()
-
-
-def check_engine_compatible(
-    meta: dict[str, Any], engine: str | Path, *, tensorrt_version: str, gpu: str
-) -> None:
-    """Refuse an engine whose sidecar says another TensorRT version or GPU built it."""
-    built_with, built_for = meta.get("tensorrt_version"), meta.get("gpu")
-    if built_with != tensorrt_version:
-        raise ContractError(
-            f"{engine} was built with TensorRT {built_with}; this is TensorRT {tensorrt_version}. "
-            "Engines are tied to the TensorRT version: rebuild it here with "
-            "`depthmask export --format engine`."
-        )
-    if built_for != gpu:
-        raise ContractError(
-            f"{engine} was built for GPU {built_for!r}; this GPU is {gpu!r}. Engines are tied to the GPU "
-            "model: rebuild it on this machine with `depthmask export --format engine`."
-        )
-
-
-def load_engine(engine: str | Path, device: int = 0) -> tuple[Any, dict[str, Any]]:
-    """Deserialise an engine after checking its sidecar against this TensorRT and GPU."""
-    trt = import_tensorrt()
-    engine = Path(engine)
-    meta = read_sidecar(engine)
-    check_engine_compatible(meta, engine, tensorrt_version=trt.__version__, gpu=current_gpu(device))
-    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-    deserialized = runtime.deserialize_cuda_engine(engine.read_bytes())
-    if deserialized is None:
-        raise ContractError(f"TensorRT could not deserialise {engine} (corrupt, or built by another version)")
-    return deserialized, meta
 
 
 def _calibrator(trt: Any, batches: Iterable[np.ndarray], batch: int, input_name: str, cache: Path) -> Any:
@@ -257,7 +227,7 @@ def engine_from_onnx(
     )
     if calibrator is not None:
         side["calibration"] = {"source": cfg.calibration, "frames": calibrator.count, "method": "entropy2"}
-    write_sidecar(engine_path, side)
+    write_sidecar(engine_path, side, source=onnx_path)
     return engine_path
 
 

@@ -13,7 +13,7 @@ import time
 from collections import deque
 
 from depthmask.runtime.records import Item
-from depthmask.runtime.sources.base import Policy
+from depthmask.sources.base import Policy
 
 
 class FrameBuffer:
@@ -55,38 +55,38 @@ class FrameBuffer:
     def _pending(self) -> int:
         return sum(len(q) for q in self.queues)
 
-    def _pop_round_robin(self, limit: int) -> list[Item]:
-        out: list[Item] = []
+    def _pop_round_robin(self, limit: int, into: list[Item]) -> None:
         n = len(self.queues)
-        while len(out) < limit and self._pending():
+        while len(into) < limit and self._pending():
             for k in range(n):
                 q = self.queues[(self._next + k) % n]
                 if q:
-                    out.append(q.popleft())
+                    into.append(q.popleft())
                     self._next = (self._next + k + 1) % n
                     break
-        return out
 
-    def take(self, limit: int, max_wait_s: float) -> list[Item] | None:
-        """Up to `limit` frames: waits for the first, then at most `max_wait_s` for the batch to fill.
+    def take(self, into: list[Item], limit: int, max_wait_s: float) -> bool:
+        """Move up to `limit` frames into `into`: waits for the first, then at most `max_wait_s` for the
+        batch to fill. Returns False once every source has ended and nothing is left.
 
-        Returns None once every source has ended and nothing is left.
+        Frames go straight into the caller's list, so an interrupt while the batch fills (Ctrl-C inside
+        the wait) leaves them where the caller can still give each its record.
         """
         with self.cond:
             while not self._pending():
                 if all(self.ended) or self.stopped:
-                    return None
+                    return False
                 self.cond.wait(0.1)
-            items = self._pop_round_robin(limit)
+            self._pop_round_robin(limit, into)
             deadline = time.perf_counter() + max_wait_s
-            while len(items) < limit and not all(self.ended) and not self.stopped:
+            while len(into) < limit and not all(self.ended) and not self.stopped:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break
                 self.cond.wait(remaining)
-                items += self._pop_round_robin(limit - len(items))
+                self._pop_round_robin(limit, into)
             self.cond.notify_all()
-            return items
+            return True
 
     def drain(self) -> list[Item]:
         """Everything still buffered (at an interrupt, so each gets a record)."""

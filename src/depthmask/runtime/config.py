@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from depthmask.errors import ConfigError
+from depthmask.errors import ConfigError, closest
+from depthmask.sources.fit import FITS
 
 SAVE_KINDS = frozenset({"video", "depth", "depth_masked", "mask", "samples"})
 PRECISIONS = ("fp32", "bf16", "fp16")  # compute precision of the torch backend (files carry their own)
+POLICIES = ("every", "live")
+# Bounds that no real run comes near; past them a value is a typo (and 5000 threads hang ONNX Runtime).
+MAX_BATCH = 1024
+MAX_BUFFER = 4096
+MAX_WAIT_MS = 60_000.0
+MAX_THREADS_PER_CORE = 4
 
 
 @dataclass(frozen=True)
@@ -32,32 +41,64 @@ class RunConfig:
     device: str | None = None  # None: the backend's default (torch: cpu; onnxruntime: best provider)
     precision: Literal["fp32", "bf16", "fp16"] | None = None  # torch backend only; None = fp32
     depth_range: tuple[float, float] | None = None  # fixed colour range for the overlay; None adapts slowly
+    depth_net: str | None = None  # the user's own N (`module:factory`) for --backend torch to rebuild
 
     def __post_init__(self) -> None:
         if not self.sources:
             raise ConfigError(
                 "no source given; pass a video, folder, KITTI drive, camera, URL or 'synthetic:'"
             )
-        if self.batch < 1:
-            raise ConfigError(f"--batch must be at least 1, got {self.batch}")
-        if self.max_wait_ms < 0:
-            raise ConfigError(f"--max-wait-ms must be ≥ 0, got {self.max_wait_ms}")
-        if self.buffer < 1:
-            raise ConfigError(f"--buffer must be at least 1, got {self.buffer}")
+        for source in self.sources:
+            if not isinstance(source, str) or not source.strip():
+                raise ConfigError(
+                    f"source {source!r} is empty; pass a video, folder, KITTI drive, camera, URL or "
+                    "'synthetic:'"
+                )
+        _bounded("--batch", self.batch, 1, MAX_BATCH)
+        _bounded("--max-wait-ms", self.max_wait_ms, 0, MAX_WAIT_MS, integer=False)
+        _bounded("--buffer", self.buffer, 1, MAX_BUFFER)
+        if self.threads is not None:
+            cores = os.cpu_count() or 1
+            _bounded(
+                "--threads", self.threads, 1, max(MAX_THREADS_PER_CORE * cores, 1), f"{cores} cores here"
+            )
+        _choice("--policy", self.policy, POLICIES, optional=True)
+        _choice("--fit", self.fit, FITS)
+        _choice("--precision", self.precision, PRECISIONS, optional=True)
         unknown = sorted(set(self.save) - SAVE_KINDS)
         if unknown:
             raise ConfigError(
                 f"--save {','.join(unknown)}: unknown; choose from {', '.join(sorted(SAVE_KINDS))}"
+                + closest(unknown[0], SAVE_KINDS)
             )
-        if self.precision is not None and self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {self.threads}")
-        if self.depth_range is not None and not self.depth_range[0] < self.depth_range[1]:
-            raise ConfigError(f"--depth-range must be MIN,MAX with MIN < MAX, got {self.depth_range}")
+        if self.depth_range is not None:
+            lo, hi = self.depth_range
+            if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
+                raise ConfigError(
+                    f"--depth-range must be MIN,MAX in metres with 0 ≤ MIN < MAX, finite; got {lo},{hi}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings (for summary.json)."""
         d = asdict(self)
         d["model"], d["out"], d["save"] = str(self.model), str(self.out), sorted(self.save)
         return d
+
+
+def _bounded(option: str, value: Any, lo: float, hi: float, why: str = "", *, integer: bool = True) -> None:
+    """Refuse a value that is not a finite number (an int where `integer`) in [lo, hi]."""
+    kind = int if integer else (int, float)
+    ok = (
+        isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
+    )
+    if not ok:
+        what = "a whole number" if integer else "a number"
+        note = f" ({why})" if why else ""
+        raise ConfigError(f"{option} must be {what} from {lo:g} to {hi:g}{note}, got {value!r}")
+
+
+def _choice(option: str, value: Any, choices: tuple[str, ...], *, optional: bool = False) -> None:
+    if (value is None and optional) or value in choices:
+        return
+    hint = closest(value, choices) if isinstance(value, str) else ""
+    raise ConfigError(f"{option} {value!r} is not one of {', '.join(choices)}.{hint}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,11 +20,11 @@ import numpy as np
 
 from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.buffer import FrameBuffer
-from depthmask.runtime.preprocess import Fit, fit_frame
 from depthmask.runtime.records import Item, Result
-from depthmask.runtime.signals import sigint_deferred
+from depthmask.runtime.signals import finalising
 from depthmask.runtime.sinks.base import Sink
-from depthmask.runtime.sources.base import Frame, Policy, Source
+from depthmask.sources.base import Policy, Source
+from depthmask.sources.fit import Fit, fit_frame
 
 log = logging.getLogger("depthmask.runtime")
 _END = object()
@@ -50,6 +51,9 @@ class PipelineReport:
     wall_s: float = 0.0
     batches: int = 0
     interrupted: bool = False
+    signal: int | None = None  # the signal that interrupted the run (SIGINT or SIGTERM)
+    read: list[int] = field(default_factory=list)  # frames read per source (each has one record)
+    end_notes: dict[str, str] = field(default_factory=dict)  # source id → why it ended early
     error: Exception | None = None  # what stopped the run early (a failing backend); re-raised by run()
     infer_ms: list[float] = field(default_factory=list)
     sink_ms: list[float] = field(default_factory=list)
@@ -79,7 +83,8 @@ class Pipeline:
         self.on_result = on_result
         self.buffer = FrameBuffer(list(policies), options.buffer)
         self.out: queue.Queue[Any] = queue.Queue(maxsize=max(8, 4 * options.batch))
-        self.report = PipelineReport()
+        self.report = PipelineReport(read=[0] * len(self.sources))
+        self.end_notes: dict[int, str] = {}
         self._writer_error: BaseException | None = None
         self._batch_id = 0
 
@@ -97,10 +102,14 @@ class Pipeline:
                 except StopIteration:
                     break
                 except Exception as exc:  # a source failing mid-stream ends that source, not the run
-                    log.error("%s: source failed: %s", source.source_id, exc)
-                    frame = Frame(-1, time.time(), None, source.source_id, f"source failed: {exc}")
-                    self._emit_direct(Item(frame, index, time.perf_counter()), "decode_error", frame.error)
+                    # No frame was read, so no record: the source's end is noted once, in summary.json.
+                    note = (
+                        f"source failed after {self.report.read[index]} frames: {type(exc).__name__}: {exc}"
+                    )
+                    log.error("%s: %s", source.source_id, note)
+                    self.end_notes[index] = note
                     break
+                self.report.read[index] += 1
                 t1 = time.perf_counter()
                 if self.options.realtime:
                     first_ts = frame.timestamp if first_ts is None else first_ts
@@ -110,7 +119,13 @@ class Pipeline:
                     t1 = time.perf_counter()
                 item = Item(frame, index, t1, timings={"decode": (t1 - t0) * 1e3})
                 if frame.ok:
-                    item.input = fit_frame(frame.image, info.height, info.width, self.options.fit)
+                    try:
+                        item.input = fit_frame(frame.image, info.height, info.width, self.options.fit)
+                    except Exception as exc:  # any frame the fit cannot take is that frame's record
+                        item.error = (
+                            f"{source.source_id}: frame {frame.index} could not be fitted to "
+                            f"{info.width}×{info.height} ({self.options.fit}): {type(exc).__name__}: {exc}"
+                        )
                     item.timings["preprocess"] = (time.perf_counter() - t1) * 1e3
                 dropped = self.buffer.put(index, item)
                 if dropped is not None:
@@ -133,7 +148,7 @@ class Pipeline:
             try:
                 t0 = time.perf_counter()
                 for sink in self.sinks:
-                    sink.write(res)
+                    sink.write(res)  # optional outputs are guarded; only the audit log's failure ends here
                 self.report.sink_ms.append((time.perf_counter() - t0) * 1e3)
                 self.report.counts[res.status] += 1
                 if self.on_result is not None:
@@ -168,7 +183,9 @@ class Pipeline:
             del good[0]
 
     def run(self) -> PipelineReport:
-        """Process every source to its end (or until Ctrl-C); sinks are opened and closed by the caller."""
+        """Process every source to its end (or until interrupted); sinks are opened and closed by the
+        caller. An interrupt (`KeyboardInterrupt`, which SIGTERM raises too under
+        `depthmask.runtime.signals.interruptible`) gives every frame still in flight a `skipped` record."""
         readers = [
             threading.Thread(target=self._read, args=(i, s), name=f"reader-{i}", daemon=True)
             for i, s in enumerate(self.sources)
@@ -178,27 +195,27 @@ class Pipeline:
         writer.start()
         for r in readers:
             r.start()
-        pending: list[Item] = []
+        pending: list[Item] = []  # the filling batch: owned here, so an interrupt cannot lose it
         try:
             while self._writer_error is None:
-                items = self.buffer.take(self.options.batch, self.options.max_wait_ms / 1e3)
-                if items is None:
+                if not self.buffer.take(pending, self.options.batch, self.options.max_wait_ms / 1e3):
                     break
-                for it in items:
-                    if it.input is None:
-                        self.out.put(Result(it, "decode_error", it.frame.error))
-                pending = [it for it in items if it.input is not None]
+                for it in [it for it in pending if it.input is None]:
+                    self.out.put(Result(it, "decode_error", it.error or it.frame.error))
+                    pending.remove(it)
                 if pending:
                     self._infer(pending)
-                pending = []
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self.report.interrupted = True
-            log.warning("interrupted: flushing what was processed")
+            self.report.signal = getattr(exc, "signum", signal.SIGINT)
+            log.warning(
+                "interrupted (%s): flushing what was processed", signal.Signals(self.report.signal).name
+            )
         except Exception as exc:  # a failing backend ends the run; what was processed is still written
             self.report.error = exc
             log.error("inference failed, stopping: %s", exc)
         finally:
-            with sigint_deferred():  # a second Ctrl-C must not lose the records still queued
+            with finalising():  # a first signal now must not lose the records still queued
                 self.buffer.stop()
                 reason = (
                     f"run stopped before inference: {self.report.error}"
@@ -207,6 +224,7 @@ class Pipeline:
                 )
                 for it in pending + self.buffer.drain():
                     self.out.put(Result(it, "skipped", reason))
+                pending.clear()
                 for r in readers:
                     r.join(timeout=2.0)
                 for it in self.buffer.drain():  # anything a reader added while stopping
@@ -214,6 +232,12 @@ class Pipeline:
                 self.out.put(_END)
                 writer.join()
                 self.report.wall_s = time.perf_counter() - t0
-        if self._writer_error is not None:
-            raise self._writer_error
+                for i, source in enumerate(self.sources):
+                    note = self.end_notes.get(i) or getattr(source, "end_note", None)
+                    if note:
+                        self.report.end_notes[source.source_id] = note
+        if self._writer_error is not None and self.report.error is None:
+            # The audit log could not be written: the run ends, the caller writes summary.json and
+            # then raises it (the records already in audit.jsonl stay as they are).
+            self.report.error = self._writer_error  # type: ignore[assignment]
         return self.report

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from depthmask.runtime.sources.base import Frame
+from depthmask.sources.base import Frame
 
 Status = Literal["ok", "dropped", "decode_error", "skipped"]
 
@@ -20,6 +20,7 @@ class Item:
     source_index: int
     t_read: float  # time.perf_counter() when the frame left its source
     input: np.ndarray | None = None
+    error: str | None = None  # why a decoded frame could not be prepared (fit); its record says so
     timings: dict[str, float] = field(default_factory=dict)  # stage → milliseconds
 
 

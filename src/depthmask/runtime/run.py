@@ -3,41 +3,53 @@
 from __future__ import annotations
 
 import logging
+import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+from depthmask.contract import exits
 from depthmask.environment import fingerprint
-from depthmask.errors import ConfigError
+from depthmask.errors import ConfigError, OutputError
 from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.overlay import overlay_size
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
 from depthmask.runtime.records import Result
-from depthmask.runtime.signals import sigint_deferred
+from depthmask.runtime.signals import finalising, interruptible, received
 from depthmask.runtime.sinks.audit import AuditLogSink, write_json_atomic
 from depthmask.runtime.sinks.base import Sink
 from depthmask.runtime.sinks.files import FrameFilesSink
+from depthmask.runtime.sinks.guard import GuardedSink
 from depthmask.runtime.sinks.samples import SamplesSink
 from depthmask.runtime.sinks.video import OverlayVideoSink
-from depthmask.runtime.sources import open_sources
+from depthmask.sources import open_sources
 
 log = logging.getLogger("depthmask.runtime")
 
-EXIT_OK = 0
-EXIT_ERROR = 1  # the run stopped early on an error (named in summary.json); what was processed is kept
-EXIT_FRAMES_FAILED = 2  # the run completed but some frames could not be decoded
-EXIT_INTERRUPTED = 130  # Ctrl-C: outputs flushed and finalised, summary written
-
 
 def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> dict[str, Any]:
-    """Stream every source through the model; returns the summary (also written to `summary.json`)."""
+    """Stream every source through the model; returns the summary (also written to `summary.json`).
+
+    The model is validated and the output folder checked before the first frame. SIGINT and SIGTERM stop
+    the run with every output finalised (exit status 130 / 143 in the summary); a second one exits at
+    once. An optional output that fails (a full disk, an encoder error) is set aside and recorded; only
+    a failing audit log ends the run early.
+    """
+    with interruptible():
+        return _run(cfg, on_result)
+
+
+def _run(cfg: RunConfig, on_result: Callable[[Result], None] | None) -> dict[str, Any]:
     sources = open_sources(list(cfg.sources))
+    prepare_output_folder(cfg.out)
     name = cfg.backend or backend_name_for(cfg.model)
     backend = create_backend(name, cfg.model, **backend_options(name, cfg))
     opened: list[Any] = []
-    sinks: list[Sink] = []
+    sinks: list[Any] = []
     try:
         for s in sources:
             s.open()
@@ -47,12 +59,17 @@ def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> di
         backend_description = backend.describe()  # while loaded: providers, device, threads in use
         ids = [s.source_id for s in sources]
         policies = [cfg.policy or s.default_policy for s in sources]
-        cfg.out.mkdir(parents=True, exist_ok=True)
         audit = AuditLogSink(cfg.out / "audit.jsonl", info.stats_columns)
+        audit.open()  # the record of the run: if it cannot be written, nothing runs
         sinks.append(audit)
-        files = {k for k in ("depth", "depth_masked", "mask") if k in cfg.save and k in info.outputs}
-        if files:
-            sinks.insert(0, FrameFilesSink(cfg.out, files, ids))
+        optional: list[tuple[str, Sink]] = []
+        if cfg.show:
+            from depthmask.runtime.sinks.window import WindowSink
+
+            optional.append(("window", WindowSink(info.height)))
+        if "samples" in cfg.save:
+            total = sum(int(s.describe().get("frames") or 0) for s in sources) or None
+            optional.append(("samples", SamplesSink(cfg.out, total)))
         if "video" in cfg.save:
             size = overlay_size(
                 info.height,
@@ -61,30 +78,38 @@ def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> di
                 bool({"depth", "depth_masked"} & set(info.outputs)),
             )
             fps = {s.source_id: float(s.describe().get("fps") or 0.0) for s in sources}
-            sinks.insert(0, OverlayVideoSink(cfg.out, ids, fps, size, cfg.depth_range))
-        if "samples" in cfg.save:
-            total = sum(int(s.describe().get("frames") or 0) for s in sources) or None
-            sinks.insert(0, SamplesSink(cfg.out, total))
-        if cfg.show:
-            from depthmask.runtime.sinks.window import WindowSink
-
-            sinks.insert(0, WindowSink(info.height))
-        for sink in sinks:
-            sink.open()
+            optional.append(("video", OverlayVideoSink(cfg.out, ids, fps, size, cfg.depth_range)))
+        files = {k for k in ("depth", "depth_masked", "mask") if k in cfg.save and k in info.outputs}
+        if files:
+            optional.append(("files", FrameFilesSink(cfg.out, files, ids)))
+        for label, sink in optional:
+            guarded = GuardedSink(sink, label)
+            guarded.open()
+            sinks.insert(len(sinks) - 1, guarded)  # the audit log is written last, after the files
         log.info(
             "effective config: backend=%s batch=%d policy=%s fit=%s model=%s",
             backend.name, cfg.batch, policies, cfg.fit, cfg.model,
         )  # fmt: skip
         options = PipelineOptions(cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit)
         t0 = time.time()
-        report = Pipeline(sources, policies, backend, sinks, options, on_result).run()
+        pipeline = Pipeline(sources, policies, backend, sinks, options, on_result)
+        report = pipeline.run()
     finally:
-        with sigint_deferred():  # a second Ctrl-C must not leave a video without its index
-            _close_all([*sinks, *opened, backend])
+        with finalising():  # a first signal here must not leave a video without its index
+            close_error = _close_all([*sinks, *opened, backend])
+    if report.error is None and close_error is not None:
+        report.error = close_error
+    if received() is not None and not report.interrupted:  # a signal noted while outputs were closing
+        report.interrupted, report.signal = True, received()
+    described = [s.describe() for s in sources]
+    for d, s, n in zip(described, sources, report.read, strict=True):
+        d["frames_read"] = n
+        d["end"] = report.end_notes.get(s.source_id) or d.get("end")
     summary = {
         **audit.summary(),
         "exit_status": _exit_status(audit.counts, report),
         "interrupted": report.interrupted,
+        "signal": signal.Signals(report.signal).name if report.signal else None,
         "error": None if report.error is None else f"{type(report.error).__name__}: {report.error}",
         "started": t0,
         "wall_s": round(report.wall_s, 3),
@@ -93,18 +118,42 @@ def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> di
         "infer_ms_per_batch": summarize(report.infer_ms),
         "sink_ms_per_frame": summarize(report.sink_ms),
         "policies": dict(zip([s.source_id for s in sources], policies, strict=True)),
-        "sources": [s.describe() for s in sources],
+        "sources": described,
         "backend": backend_description,
         "model": info.metadata,
         "outputs": [sink.describe() for sink in sinks],
+        "failed_outputs": {s.name: s.failed for s in sinks if isinstance(s, GuardedSink) and s.failed},
         "config": cfg.to_dict(),
         "environment": fingerprint(),
     }
-    with sigint_deferred():
-        write_json_atomic(cfg.out / "summary.json", summary)
+    try:
+        with finalising():
+            write_json_atomic(cfg.out / "summary.json", summary)
+    except OSError as exc:  # a full disk: the records already in audit.jsonl are the run's account
+        lost = OutputError(
+            f"could not write {cfg.out / 'summary.json'} ({exc.strerror or exc}); audit.jsonl keeps the "
+            f"{audit.lines} records written before. Free space and re-run, or pass another --out"
+        )
+        if report.error is None:
+            raise lost from None
+        log.error("%s", lost)
     if report.error is not None:  # outputs and summary are written; now the user sees the error
         raise report.error
     return summary
+
+
+def prepare_output_folder(out: Path) -> None:
+    """Create `out` (and its parents) and prove it is writable, before any model or frame is touched."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is an existing file; name a folder (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"--out {out} cannot be written ({exc.strerror or exc}); name a folder you can write to"
+        ) from None
 
 
 def backend_options(name: str, cfg: RunConfig) -> dict[str, Any]:
@@ -112,8 +161,14 @@ def backend_options(name: str, cfg: RunConfig) -> dict[str, Any]:
     (a setting silently ignored would make benchmark rows lie)."""
     options: dict[str, Any] = {"threads": cfg.threads} if cfg.threads else {}
     if name == "torch":
-        options.update({k: v for k, v in (("device", cfg.device), ("precision", cfg.precision)) if v})
+        settings = (("device", cfg.device), ("precision", cfg.precision), ("depth_net", cfg.depth_net))
+        options.update({k: v for k, v in settings if v})
         return options
+    if cfg.depth_net is not None:
+        raise ConfigError(
+            f"--depth-net {cfg.depth_net} names the network for --backend torch to rebuild; the {name} "
+            f"backend runs {cfg.model} as exported and needs no network code"
+        )
     if cfg.precision is not None:
         raise ConfigError(
             f"--precision {cfg.precision} sets the torch backend's compute precision; the {name} backend "
@@ -135,23 +190,22 @@ def backend_options(name: str, cfg: RunConfig) -> dict[str, Any]:
     return options
 
 
-def _close_all(things: Iterable[Any]) -> None:
+def _close_all(things: Iterable[Any]) -> Exception | None:
     """Close every sink, source and the backend even when one fails (the audit log must be flushed);
-    the first failure is raised afterwards."""
-    first: BaseException | None = None
+    returns the first failure, which the summary records before it is raised."""
+    first: Exception | None = None
     for thing in things:
         try:
             thing.close()
-        except Exception as exc:  # keep closing the rest; re-raised below
+        except Exception as exc:  # keep closing the rest; recorded and raised by the caller
             log.error("closing %s failed: %s", type(thing).__name__, exc)
             first = first or exc
-    if first is not None:
-        raise first
+    return first
 
 
 def _exit_status(counts: dict[str, int], report: PipelineReport) -> int:
     if report.error is not None:
-        return EXIT_ERROR
+        return exits.USER_ERROR
     if report.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_FRAMES_FAILED if counts["decode_error"] or counts["skipped"] else EXIT_OK
+        return exits.interrupted(report.signal or signal.SIGINT)
+    return exits.FRAMES_FAILED if counts["decode_error"] else exits.OK

@@ -46,7 +46,9 @@ class TrainConfig:
 
     kind: ClassVar[str] = ""
 
-    network: str  # the trained network: registry name or module:factory
+    # The trained network: registry name or module:factory. Network names in a config are the user's own
+    # (a module:factory is imported); a config read back from a run (`--resume`) is only compared, not built.
+    network: str
     data: str  # dataset spec, e.g. 'synthetic:frames=200,seed=0' or 'kitti:/data/kitti'
     checkpoint: Path | None = None  # weights to start from (ours, the authors' or a state dict)
     pretrained: bool = False  # ImageNet-initialised encoder through the backbone library (downloads)

@@ -52,7 +52,9 @@ class EvalConfig:
     """Settings of one `depthmask eval` run. Dataset options (crop, caps, split file) live in `data`."""
 
     data: str  # dataset spec, e.g. 'nyu-csv:data/nyu2_test.csv' or 'kitti:/data/kitti?split=eigen_test.txt'
-    depth_network: str | None = None  # N: registry name or module:factory; None: named by its checkpoint
+    # N: registry name or module:factory (the user's own: imported); None: named by its checkpoint, which
+    # may name only a registered network.
+    depth_network: str | None = None
     depth_checkpoint: Path | None = None  # N's weights; None: the one the first G was trained against
     masks: tuple[Path, ...] = ()  # G checkpoints, e.g. one per λ; none: depth metrics of N only
     mask_network: str | None = None  # G's name for checkpoints that do not name it (plain state dicts)
@@ -418,7 +420,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
 
 def _mask_configs(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """The JSON config of each G checkpoint ({} for files that are not depthmask checkpoints)."""
-    from depthmask.train.checkpoint import is_depthmask_checkpoint, read_config
+    from depthmask.nets.checkpoint import is_depthmask_checkpoint, read_config
 
     for path in paths:
         if not path.is_file():
@@ -430,7 +432,8 @@ def _depth_net(
     cfg: EvalConfig, mask_configs: list[dict[str, Any]], warnings: list[str]
 ) -> tuple[nn.Module, Path | None]:
     """N as asked, or (nothing asked) the N the first G records it was trained against."""
-    from depthmask.train.loading import DEFAULT_BYO_SIZE, load_network
+    from depthmask.nets.loading import DEFAULT_BYO_SIZE, load_network
+    from depthmask.nets.models.byo import require_named_by_user
 
     spec, ckpt = cfg.depth_network, cfg.depth_checkpoint
     if spec is None and ckpt is None:
@@ -446,8 +449,19 @@ def _depth_net(
                 "(and --depth-network for a plain state dict)"
             )
         spec, ckpt = mask_configs[0].get("depth_network"), Path(recorded)
+        if spec is not None:  # G's record is a file: it may name code, which runs only if the user names it
+            require_named_by_user(
+                spec, cfg.depth_network, named_by=f"G checkpoint {cfg.masks[0]}", option="--depth-network"
+            )
         warnings.append(f"N taken from {cfg.masks[0].name}'s record: {spec} with {ckpt}")
-    net = load_network(spec, ckpt, role="depth", input_size=cfg.input_size or DEFAULT_BYO_SIZE)
+    net = load_network(
+        spec,
+        ckpt,
+        role="depth",
+        input_size=cfg.input_size or DEFAULT_BYO_SIZE,
+        trusted_factory=cfg.depth_network,  # the user's --depth-network, never a name read from a file
+        option="--depth-network",
+    )
     if ckpt is None:
         warnings.append(f"N ({net.depthmask_name}) has random weights: no --depth-checkpoint given")
     return net, ckpt
@@ -457,9 +471,9 @@ def _input_size(
     cfg: EvalConfig, depth_net: nn.Module, mask_configs: list[dict[str, Any]]
 ) -> tuple[tuple[int, int], str]:
     """The networks' input size and where it came from: the option, G's training size, N's nominal size."""
-    from depthmask.train.loading import DEFAULT_BYO_SIZE
-    from depthmask.train.models import model_entry
-    from depthmask.train.models.byo import is_factory_spec
+    from depthmask.nets.loading import DEFAULT_BYO_SIZE
+    from depthmask.nets.models import model_entry
+    from depthmask.nets.models.byo import is_factory_spec
 
     if cfg.input_size is not None:
         return cfg.input_size, "--input-size"
@@ -476,11 +490,12 @@ def _mask_nets(
     cfg: EvalConfig, mask_configs: list[dict[str, Any]], depth_net: nn.Module, warnings: list[str]
 ) -> list[MaskNet]:
     """Every G with its label and λ; a note when a G was trained against other N weights."""
-    from depthmask.train.loading import load_network
+    from depthmask.nets.loading import load_network
 
     masks = []
     for path, label, config in zip(cfg.masks, _labels(cfg.masks), mask_configs, strict=True):
-        net = load_network(cfg.mask_network if not config else None, path, role="mask")
+        spec = cfg.mask_network if not config else None
+        net = load_network(spec, path, role="mask", option="--mask-network")
         sha = config.get("depth_sha256")
         if sha and depth_net.depthmask_sha256 and sha != depth_net.depthmask_sha256:
             warnings.append(

@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
 from depthmask.errors import ConfigError, DepthmaskError, OutputError
-from depthmask.train.checkpoint import save_checkpoint
+from depthmask.nets.checkpoint import save_checkpoint
 from depthmask.train.config import RESUMABLE_CHANGES, TrainConfig, config_from_dict
 from depthmask.train.distributed import DistContext, same_weights_on_all_ranks
 from depthmask.train.loader import Batch, ResumableSampler, SeededSamples, batches_per_epoch, epoch_loader

@@ -23,13 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from depthmask.contract.constants import EPSILON, FAR_FRACTION, FID_MIN_DEPTH
+
 Crop = Literal["garg", "eigen"]
 METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3")
 DATASET_METRICS = (*METRICS, "rmse_image_mean")
 MASK_STATS = ("mask_mean", "mask_keep", "fid_rmse", "fid_abs_rel", "far_attention")
-EPSILON = 0.025  # M' = M > ε (the paper's binarisation)
-FAR_FRACTION = 0.2  # far_attention looks at the farthest 20 % of pixels
-FID_MIN_DEPTH = 1e-3  # fid_abs_rel divides by N(I), kept ≥ 1 mm so an untrained N gives finite numbers
 
 # Row and column fractions of the evaluation crops on KITTI's full-resolution ground truth.
 CROPS: dict[str, tuple[float, float, float, float]] = {

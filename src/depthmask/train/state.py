@@ -6,7 +6,7 @@ of batches already consumed in that epoch, and the RNG states (python, numpy, to
 process. It holds only tensors, numbers, strings, lists and dicts, so it is read back with
 `torch.load(weights_only=True)`: resuming never unpickles arbitrary objects. The weights are in the same
 file as the optimiser state, so the two can never come from different steps; the deployable weights are
-written separately as `.safetensors` (see `depthmask.train.checkpoint`).
+written separately as `.safetensors` (see `depthmask.nets.checkpoint`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthmask.errors import CheckpointError
+from depthmask.errors import CheckpointError, ConfigError
 
 STATE_FORMAT = "depthmask-train-state/1"
 STATE_NAME = "last.state.pt"
@@ -88,12 +88,58 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
-    """Read a training state written by `save_state` (weights_only: no arbitrary unpickling)."""
+    """Read a training state written by `save_state` (weights_only: no arbitrary unpickling).
+
+    The state is checked before use: every entry resuming reads has its type, and its config is a valid
+    training config. Its network names are only compared with the resumed run's (which the user named),
+    never built, so a state cannot make depthmask import code.
+    """
+    from depthmask.nets.authors import load_tensor_file
+
     path = state_path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a truncated or foreign file
-        raise CheckpointError(f"could not read the training state {path}: {exc}") from None
+    state = load_tensor_file(path, "training state")
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise CheckpointError(f"{path} is not a depthmask training state ({STATE_FORMAT})")
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(
+            f"{path} is not a depthmask training state (found {found!r}, expected format {STATE_FORMAT!r}); "
+            f"pass the {STATE_NAME} of a depthmask training run"
+        )
+    for key, kinds in _STATE_ENTRIES.items():
+        value = state.get(key)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            found = type(value).__name__ if key in state else "missing"
+            expected = " or ".join(k.__name__ for k in kinds)
+            raise CheckpointError(
+                f"training state {path}: entry {key!r} is {found}, expected {expected}; the file is damaged "
+                "or was not written by this version of depthmask (start the run again without --resume)"
+            )
+    _check_saved_config(path, state["config"])
     return state
+
+
+# The entries resuming reads, with their types (see `depthmask.train.loop.TrainingLoop._restore`).
+_STATE_ENTRIES: dict[str, tuple[type, ...]] = {
+    "config": (dict,),
+    "model": (dict,),
+    "optimizer": (dict,),
+    "scheduler": (dict,),
+    "scaler": (dict,),
+    "step": (int,),
+    "epoch": (int,),
+    "batch": (int,),
+    "rng": (list,),
+}
+
+
+def _check_saved_config(path: Path, config: dict[str, Any]) -> None:
+    from depthmask.train.config import config_from_dict
+
+    try:
+        config_from_dict(config)
+    except ConfigError as exc:
+        raise CheckpointError(f"training state {path}: its saved config is not valid: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a value of the wrong type for its field
+        raise CheckpointError(
+            f"training state {path}: its saved config has a value of the wrong type ({exc}); the file is "
+            "damaged or was not written by this version of depthmask"
+        ) from None

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from depthmask.errors import ConfigError
+from depthmask.nets.models.upprojection import resize
 from depthmask.train.losses import DEPTH_LOSSES, mask_objective
-from depthmask.train.models.upprojection import resize
 
 KEEP_THRESHOLD = 0.025  # M′ = (M > 0.025), the paper's binarised mask (Table 1)
 AutocastFactory = Callable[[], AbstractContextManager[Any]]

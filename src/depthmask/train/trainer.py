@@ -17,9 +17,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from depthmask.errors import ConfigError
+from depthmask.nets.loading import DEFAULT_BYO_SIZE, build_network, load_network
+from depthmask.nets.models import model_entry
+from depthmask.nets.models.byo import is_factory_spec
 from depthmask.train.config import DepthTrainConfig, MaskTrainConfig, TrainConfig
 from depthmask.train.distributed import DistContext, setup
-from depthmask.train.loading import DEFAULT_BYO_SIZE, build_network, load_network
 from depthmask.train.loop import (
     WEIGHTS_NAME,
     StepCallback,
@@ -28,8 +30,6 @@ from depthmask.train.loop import (
     TrainingLoop,
     TrainResult,
 )
-from depthmask.train.models import model_entry
-from depthmask.train.models.byo import is_factory_spec
 from depthmask.train.tasks import DepthTask, MaskTask
 
 __all__ = [
@@ -72,7 +72,14 @@ def train_mask(
     """
     with _session(cfg) as ctx:
         size_hint = cfg.input_size or DEFAULT_BYO_SIZE
-        depth_net = load_network(cfg.depth_network, cfg.depth_checkpoint, role="depth", input_size=size_hint)
+        depth_net = load_network(
+            cfg.depth_network,
+            cfg.depth_checkpoint,
+            role="depth",
+            input_size=size_hint,
+            trusted_factory=cfg.depth_network,  # the user's own; a checkpoint may not name code
+            option="--depth-network",
+        )
         input_size = cfg.input_size or _nominal_size(depth_net.depthmask_name)
         model = _trained_network(cfg, "mask", input_size)
         task = MaskTask(model, depth_net, cfg.lam)
@@ -120,14 +127,21 @@ def _nominal_size(spec: str) -> tuple[int, int]:
 def _trained_network(cfg: TrainConfig, role: str, input_size: tuple[int, int]) -> nn.Module:
     """The network to train: from cfg.checkpoint, ImageNet-initialised (--pretrained), or random."""
     if cfg.checkpoint is not None:
-        model = load_network(cfg.network, cfg.checkpoint, role=role, input_size=input_size)
+        model = load_network(
+            cfg.network,
+            cfg.checkpoint,
+            role=role,
+            input_size=input_size,
+            trusted_factory=cfg.network,
+            option="--network",
+        )
     else:
         if cfg.pretrained and is_factory_spec(cfg.network):
             raise ConfigError(
                 f"--pretrained applies to registry networks; {cfg.network!r} builds its own weights"
             )
         kwargs = {"pretrained": True} if cfg.pretrained else None
-        model = build_network(cfg.network, role=role, kwargs=kwargs)
+        model = build_network(cfg.network, role=role, kwargs=kwargs, trusted_factory=cfg.network)
     return model.train()
 
 

@@ -6,7 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from depthmask.runtime.model_info import ModelInfo
+from depthmask.contract.model_info import ModelInfo
 
 
 @runtime_checkable

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.contract.metadata import check_io, from_props
+from depthmask.contract.model_info import ModelInfo
 from depthmask.errors import ContractError, SourceError
-from depthmask.export.metadata import from_props
 from depthmask.runtime.backends.base import BackendBase
-from depthmask.runtime.model_info import ModelInfo
 
 PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",
@@ -43,17 +43,13 @@ def _session(path: str | Path, options: Any, providers: list[Any]) -> Any:
 def _info(session: Any, path: str | Path) -> ModelInfo:
     """The metadata, checked against the graph's real input (name, uint8, [batch, H, W, 3]) and outputs,
     so frames of the wrong size are refused by name here rather than failing inside ONNX Runtime."""
-    from depthmask.export.metadata import check_io  # torch-free, onnx-free
-    from depthmask.export.spec import BATCH_AXIS
-
     meta = from_props(dict(session.get_modelmeta().custom_metadata_map))
-    info = ModelInfo.from_metadata(meta, path)
+    info = ModelInfo.from_metadata(meta, path, engine=False)
     inputs = [
         (i.name, i.type.removeprefix("tensor(").removesuffix(")"), list(i.shape))
         for i in session.get_inputs()
     ]
-    declared = {**meta, "input": {"batch": BATCH_AXIS, **meta["input"]}}  # batch may go unrecorded
-    check_io(declared, path, inputs=inputs, outputs=[o.name for o in session.get_outputs()])
+    check_io(meta, path, inputs=inputs, outputs=[o.name for o in session.get_outputs()])
     return info
 
 

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from depthmask.contract.compat import check_engine_compatible
+from depthmask.contract.model_info import ModelInfo
+from depthmask.contract.sidecar import read_sidecar
 from depthmask.errors import ContractError, MissingDependencyError, SourceError, module_available
 from depthmask.runtime.backends.base import BackendBase
-from depthmask.runtime.model_info import ModelInfo
-
-
-def sidecar_path(engine: Path) -> Path:
-    """`model.engine` → `model.engine.json` (the metadata that travels with an engine)."""
-    return engine.with_name(engine.name + ".json")
 
 
 def read_engine_info(engine: Path) -> ModelInfo:
-    """The engine's metadata from its sidecar; ContractError when the sidecar is missing or incomplete."""
-    side = sidecar_path(engine)
-    if not side.is_file():
-        raise ContractError(
-            f"{engine} has no metadata sidecar {side.name}; depthmask keeps an engine's metadata beside it. "
-            "Copy the .json along with the engine, or rebuild it with `depthmask export --format engine`."
-        )
-    return ModelInfo.from_metadata(json.loads(side.read_text()), engine)
+    """The engine's metadata from its sidecar, validated (ContractError names what is missing or wrong)."""
+    return ModelInfo.from_metadata(read_sidecar(engine), engine, engine=True)
 
 
 class TensorRTBackend(BackendBase):
@@ -56,20 +46,12 @@ class TensorRTBackend(BackendBase):
             raise SourceError(f"engine {str(self.model)!r} does not exist")
         self.info = read_engine_info(self.model)
         self.mem = cuda_memory(self.device)
-        meta = self.info.metadata
-        built_with, gpu = meta.get("tensorrt_version"), meta.get("gpu")
-        if built_with and built_with != trt.__version__:
-            raise ContractError(
-                f"{self.model} was built with TensorRT {built_with}; this is TensorRT {trt.__version__}. "
-                "Engines are tied to the TensorRT version: rebuild it here with "
-                "`depthmask export --format engine`."
-            )
-        here = self.mem.device_name(self.device)
-        if gpu and gpu != here:
-            raise ContractError(
-                f"{self.model} was built for GPU {gpu!r}; this GPU is {here!r}. Engines are tied to the GPU "
-                "model: rebuild it on this machine with `depthmask export --format engine`."
-            )
+        check_engine_compatible(
+            self.info.metadata,
+            self.model,
+            tensorrt_version=trt.__version__,
+            gpu=self.mem.device_name(self.device),
+        )
         logger = trt.Logger(trt.Logger.WARNING)
         self.engine = trt.Runtime(logger).deserialize_cuda_engine(self.model.read_bytes())
         if self.engine is None:

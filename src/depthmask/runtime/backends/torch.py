@@ -1,7 +1,7 @@
 """PyTorch backend: the fused `AuditGraph` itself (never a re-implementation), eager or compiled.
 
 From an exported file it reads the metadata (an .onnx file's own, an engine's sidecar), rebuilds N and G
-from the recorded checkpoints — hash-checked by `depthmask.export.networks.rebuild` — and fuses them with
+from the recorded checkpoints — hash-checked by `depthmask.nets.provenance.rebuild` — and fuses them with
 the recorded mode, channel order and ε, exactly as `depthmask check` builds its reference. Benchmarks pass
 a graph built on the fly instead (`graph=`). fp32, or bf16/fp16 through autocast; outputs come back as
 float32 either way.
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.contract.model_info import ModelInfo
 from depthmask.errors import ConfigError, MissingDependencyError, SourceError, module_available
 from depthmask.runtime.backends.base import BackendBase
-from depthmask.runtime.model_info import ModelInfo
 
 log = logging.getLogger("depthmask.runtime")
 
@@ -49,6 +49,7 @@ class TorchBackend(BackendBase):
         graph: Any = None,
         checkpoint_n: str | Path | None = None,
         checkpoint_g: str | Path | None = None,
+        depth_net: str | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ConfigError(f"--precision {precision!r} is not one of {', '.join(PRECISIONS)}")
@@ -67,6 +68,8 @@ class TorchBackend(BackendBase):
         self.compile = compile
         self.threads = threads
         self.checkpoints = (checkpoint_n, checkpoint_g)
+        # A `module:factory` N is imported only when the user names it (the metadata's name is not enough).
+        self.depth_net = depth_net
         self._given = graph
         self.graph: Any = None
         self.module: Any = None  # the graph, or its torch.compile wrapper
@@ -102,8 +105,8 @@ class TorchBackend(BackendBase):
         self._compiled_batch = 0
 
     def _rebuild(self) -> tuple[Any, ModelInfo]:
-        from depthmask.export.check import graph_from_metadata
-        from depthmask.export.metadata import read_metadata
+        from depthmask.contract.metadata import read_metadata
+        from depthmask.nets.rebuild import graph_from_metadata
 
         if self.model is None or not self.model.is_file():
             raise SourceError(f"model {str(self.model)!r} does not exist; export one with `depthmask export`")
@@ -115,6 +118,8 @@ class TorchBackend(BackendBase):
             checkpoint_n=Path(n) if n is not None else None,
             checkpoint_g=Path(g) if g is not None else None,
             beside=self.model.parent,
+            depth_net=self.depth_net,
+            artefact=self.model,
         )
         return graph, info
 
@@ -190,43 +195,39 @@ def info_from_graph(graph: Any, label: str, precision: str = "fp32") -> ModelInf
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from depthmask.export.metadata import FORMAT_VERSION
-    from depthmask.export.networks import provenance_of
-    from depthmask.export.spec import BATCH_AXIS, INPUT_NAME
+    from depthmask.contract.metadata import build_metadata
+    from depthmask.nets.provenance import provenance_of
 
     if graph.input_size is None:
-        raise ConfigError("the graph has no input_size (H, W); set graph.input_size before running it")
+        raise ConfigError(
+            "the graph has no input_size (H, W); build it with AuditGraph(..., input_size=(H, W))"
+        )
     height, width = graph.input_size
     probe = torch.zeros(1, height, width, 3, dtype=torch.uint8, device=next(graph.parameters()).device)
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
         shapes = {n: tuple(t.shape) for n, t in graph.named(probe).items()}
-    outputs = [{"name": n, "shape": [BATCH_AXIS, *s[1:]], "dtype": "float32"} for n, s in shapes.items()]
     prov = graph.provenance or {
         "depth_net": provenance_of(graph.depth_net).to_dict() if graph.depth_net is not None else None,
         "mask_net": provenance_of(graph.mask_net).to_dict(),
     }
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "mode": graph.mode,
-        "depth_net": prov["depth_net"]["name"] if prov["depth_net"] else None,
-        "mask_net": prov["mask_net"]["name"],
-        "input": {
-            "name": INPUT_NAME,
-            "height": int(height),
-            "width": int(width),
-            "channel_order": graph.channel_order,
-            "dtype": "uint8",
-            "layout": "NHWC",
-            "batch": BATCH_AXIS,
-        },
-        "outputs": outputs,
-        "stats_columns": list(graph.spec.stats_columns),
-        "depth_units": "m",
-        "epsilon": graph.epsilon,
-        "far_fraction": graph.far_fraction,
-        "checkpoints": prov,
-        "precision": precision,
-        "gflop_per_frame": round(counter.get_total_flops() / 1e9, 4),
-    }
-    return ModelInfo.from_metadata(meta, label)
+    depth = shapes.get("depth", shapes.get("depth_masked", (1, 1, 1, 1)))
+    meta = build_metadata(
+        mode=graph.mode,
+        height=height,
+        width=width,
+        channel_order=graph.channel_order,
+        batch=None,
+        depth_size=(int(depth[2]), int(depth[3])),
+        depth_net=prov["depth_net"],
+        mask_net=prov["mask_net"],
+        epsilon=graph.epsilon,
+        far_fraction=graph.far_fraction,
+        opset=0,
+        precision=precision,
+        gflop_per_frame=counter.get_total_flops() / 1e9,
+        exporter="none",
+    )
+    for key in ("opset", "exporter", "created", "export_config"):  # a file's own fields: there is no file
+        del meta[key]
+    return ModelInfo.from_metadata(meta, label, artefact=False)

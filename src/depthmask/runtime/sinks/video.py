@@ -54,19 +54,29 @@ class _AvWriter:
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": "23", "preset": "veryfast"}
         self._av = av
+        self.broken = False
 
     def write(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
         if (w, h) != self.size:
             frame = cv2.copyMakeBorder(frame, 0, self.size[1] - h, 0, self.size[0] - w, cv2.BORDER_CONSTANT)
         vf = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
-        for packet in self.stream.encode(vf):
-            self.container.mux(packet)
+        try:
+            for packet in self.stream.encode(vf):
+                self.container.mux(packet)
+        except Exception:
+            self.broken = True
+            raise
 
     def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
+        # After a failed write (ENOSPC, say) flushing the encoder into the broken muxer crashes FFmpeg
+        # (a segfault, seen with PyAV 18): close the container without the flush.
+        try:
+            if not self.broken:
+                for packet in self.stream.encode():
+                    self.container.mux(packet)
+        finally:
+            self.container.close()
 
 
 class OverlayVideoSink:

@@ -58,7 +58,7 @@ def read_nyu_depth(path: Path) -> np.ndarray:
 
 def read_frame(path: Path) -> np.ndarray:
     """A colour frame as BGR uint8 through the runtime's reader; SourceError names the file when it fails."""
-    from depthmask.runtime.sources import read_image
+    from depthmask.sources import read_image
 
     image, error = read_image(Path(path))
     if image is None:

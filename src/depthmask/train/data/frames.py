@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from depthmask.errors import ConfigError, SourceError
-from depthmask.runtime.preprocess import Fit
-from depthmask.runtime.sources import ImageSequenceSource, Source, open_source, read_image
+from depthmask.errors import ConfigError, SourceError, closest
+from depthmask.sources import ImageSequenceSource, Source, open_source, read_image
+from depthmask.sources.fit import FITS, Fit
 from depthmask.train.data.transforms import fit_image, image_from_bgr
 
 log = logging.getLogger("depthmask.data")
@@ -46,8 +46,15 @@ class Frames(Dataset):
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if stride < 1 or (max_frames is not None and max_frames < 1):
-            raise ConfigError(f"stride and max_frames must be positive, got {stride}, {max_frames}")
+        for name, value in (("stride", stride), ("max_frames", max_frames)):
+            if value is None and name == "max_frames":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive whole number (e.g. ?{name}=3), got {value!r}")
+        if not isinstance(augment, bool):
+            raise ConfigError(f"augment must be true or false, got {augment!r}")
+        if fit not in FITS:
+            raise ConfigError(f"fit must be one of {', '.join(FITS)}, got {fit!r}" + closest(str(fit), FITS))
         self.source = open_source(source) if isinstance(source, str) else source
         self.input_size = tuple(input_size)
         self.fit = fit

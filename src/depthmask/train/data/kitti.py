@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from depthmask.errors import ConfigError, SourceError
-from depthmask.runtime.sources import kitti_drive_source
+from depthmask.sources import kitti_drive_source
 from depthmask.train.data.depthfiles import read_frame, read_kitti_depth
 from depthmask.train.data.transforms import (
     fit_image,

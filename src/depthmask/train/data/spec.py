@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 from torch.utils.data import Dataset
 
 from depthmask.errors import ConfigError, closest
-from depthmask.runtime.sources.synthetic import parse_options
+from depthmask.sources.synthetic import parse_options
 
 Split = Literal["train", "test"]
 PREFIXES = ("synthetic", "kitti", "nyu-csv", "nyu-mat", "frames")

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from depthmask.errors import ConfigError, closest
+from depthmask.sources.synthetic import frame_count
 from depthmask.train.data.transforms import fit_image, hflip_sample, image_from_bgr, resize_nearest
 
 Split = Literal["train", "test"]
@@ -51,8 +52,7 @@ class SyntheticDepth(Dataset):
                 f"synthetic: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}."
                 + closest(unknown[0], known)
             )
-        if frames <= 0:
-            raise ConfigError(f"synthetic: frames must be positive, got {frames}")
+        frames = frame_count(frames)
         if split not in ("train", "test"):
             raise ConfigError(f"synthetic split must be 'train' or 'test', got {split!r}")
         self.input_size = tuple(input_size)

@@ -17,11 +17,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from depthmask.contract.constants import IMAGENET_MEAN, IMAGENET_STD
 from depthmask.errors import ConfigError
-from depthmask.runtime.preprocess import Fit, fit_frame
+from depthmask.sources.fit import Fit, fit_frame
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 

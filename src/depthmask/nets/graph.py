@@ -1,0 +1,158 @@
+"""The fused audit graph G → mask → N (contracts §1): one module for export, the torch backend and parity.
+
+uint8 frames [B, H, W, 3] go in; inside: float, channel swap (BGR → RGB), /255, ImageNet z-score,
+NHWC → NCHW. G's mask multiplies the *normalised* image, so a masked-out pixel becomes the dataset-mean
+colour (as in the paper). In `audit` mode N runs once on the concatenated batch [I; I ⊗ M], then the
+result is split in two. Names, modes and stats columns come from `depthmask.contract.spec`.
+
+Every size inside comes from tensor shapes or from the (fixed) spatial size, never from the batch, so an
+export keeps the batch axis symbolic.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthmask.contract.constants import EPSILON, FAR_FRACTION, FID_MIN_DEPTH, IMAGENET_MEAN, IMAGENET_STD
+from depthmask.contract.spec import CHANNEL_ORDERS, STATS_COLUMNS, GraphSpec, graph_spec
+from depthmask.errors import ConfigError
+
+# Bisection steps of the far-pixel threshold: 32 halvings take any fp32 depth range down to adjacent
+# floats, so the threshold selects exactly the top-k pixels (ties aside).
+THRESHOLD_STEPS = 32
+
+
+class Preprocess(nn.Module):
+    """uint8 [B, H, W, 3] (BGR or RGB) → float [B, 3, H, W], RGB, /255, ImageNet z-score."""
+
+    def __init__(self, channel_order: str = "bgr") -> None:
+        super().__init__()
+        if channel_order not in CHANNEL_ORDERS:
+            raise ConfigError(
+                f"channel order must be one of {', '.join(CHANNEL_ORDERS)}, got {channel_order!r}"
+            )
+        self.channel_order = channel_order
+        # A gather with constant indices swaps channels; every exporter and TensorRT take it.
+        order = [2, 1, 0] if channel_order == "bgr" else [0, 1, 2]
+        self.register_buffer("order", torch.tensor(order, dtype=torch.int64), persistent=False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        # Cast before anything else: TensorRT takes uint8 only as an input converted by a Cast.
+        x = frames.to(torch.float32).permute(0, 3, 1, 2)
+        x = torch.index_select(x, 1, self.order)
+        return (x / 255.0 - self.mean) / self.std
+
+
+def far_pixels(depth: torch.Tensor, fraction: float = FAR_FRACTION) -> torch.Tensor:
+    """0/1 float [B, P]: the `fraction` of each row's pixels with the largest depth (at least one).
+
+    The k-th largest value is found by bisection (compare, count, select) rather than `topk`/`sort`:
+    TensorRT's TopK takes k ≤ 3840, and 20 % of a 228×304 mask is 13,862 pixels. The result equals
+    topk's selection except among exactly tied depths, which are all kept.
+    """
+    k = max(1, round(fraction * int(depth.shape[1])))  # from the fixed pixel count, never the batch
+    lo = depth.amin(1, keepdim=True) - 1.0  # count(depth > lo) ≥ k
+    hi = depth.amax(1, keepdim=True)  # count(depth > hi) = 0 < k
+    for _ in range(THRESHOLD_STEPS):
+        mid = (lo + hi) * 0.5
+        enough = (depth > mid).to(depth.dtype).sum(1, keepdim=True) >= k
+        lo = torch.where(enough, mid, lo)
+        hi = torch.where(enough, hi, mid)
+    return (depth > lo).to(depth.dtype)
+
+
+class AuditStats(nn.Module):
+    """Per-frame statistics [B, K], columns `STATS_COLUMNS`, always computed in float32.
+
+    far_attention resizes N's depth (h×w) bilinearly to the mask's H×W (align_corners=False) and measures
+    the mask's share on the farthest `far_fraction` of pixels, as `depthmask.train.metrics` does, so the
+    runtime and `depthmask eval` report the same number.
+    """
+
+    columns = STATS_COLUMNS
+
+    def __init__(self, epsilon: float = EPSILON, far_fraction: float = FAR_FRACTION) -> None:
+        super().__init__()
+        self.epsilon = float(epsilon)
+        self.far_fraction = float(far_fraction)
+
+    def forward(self, mask: torch.Tensor, depth: torch.Tensor, depth_masked: torch.Tensor) -> torch.Tensor:
+        mask, depth, depth_masked = mask.float(), depth.float(), depth_masked.float()
+        m = mask.flatten(1)
+        y, yh = depth.flatten(1), depth_masked.flatten(1)
+        far_depth = F.interpolate(depth, size=mask.shape[-2:], mode="bilinear", align_corners=False)
+        far = far_pixels(far_depth.flatten(1), self.far_fraction)
+        diff = y - yh
+        columns = {
+            "mask_mean": m.mean(1),
+            "mask_keep": (m > self.epsilon).float().mean(1),
+            "fid_rmse": (diff * diff).mean(1).sqrt(),
+            "fid_abs_rel": (diff.abs() / y.clamp_min(FID_MIN_DEPTH)).mean(1),
+            "far_attention": (m * far).sum(1) / m.sum(1).clamp_min(1e-12),
+            "depth_mean": y.mean(1),
+            "depth_masked_mean": yh.mean(1),
+        }
+        return torch.stack([columns[c] for c in self.columns], dim=1)
+
+
+class AuditGraph(nn.Module):
+    """N and G fused: uint8 frames → the mode's outputs (a tuple in `spec.outputs` order).
+
+    `mask`: M = G(I). `masked`: M and Ŷ = N(I ⊗ M). `audit`: M, Y = N(I), Ŷ and the stats; N runs once on
+    [I; I ⊗ M]. Both networks are frozen and in eval mode (BatchNorm running statistics).
+    """
+
+    def __init__(
+        self,
+        depth_net: nn.Module | None,
+        mask_net: nn.Module,
+        *,
+        mode: str = "audit",
+        channel_order: str = "bgr",
+        epsilon: float = EPSILON,
+        far_fraction: float = FAR_FRACTION,
+        input_size: tuple[int, int] | None = None,
+        provenance: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.spec: GraphSpec = graph_spec(mode)
+        if depth_net is None and mode != "mask":
+            raise ConfigError(f"mode {mode!r} runs the depth net N; name one (only mode 'mask' runs G alone)")
+        self.mode = mode
+        self.channel_order = channel_order
+        self.epsilon = float(epsilon)
+        self.far_fraction = float(far_fraction)
+        self.preprocess = Preprocess(channel_order)
+        self.mask_net = mask_net
+        # In mask mode N is not part of the graph (its weights would only bloat the file).
+        self.depth_net = depth_net if mode != "mask" else None
+        self.stats = AuditStats(epsilon, far_fraction) if mode == "audit" else None
+        # The frame size (H, W) the graph is exported and run at, and where its weights came from
+        # (`Provenance.to_dict()` per network), as recorded in an artefact's metadata.
+        self.input_size = (int(input_size[0]), int(input_size[1])) if input_size is not None else None
+        self.provenance = provenance
+        self.eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.preprocess(frames)
+        mask = self.mask_net(x)
+        if self.mode == "mask":
+            return (mask,)
+        masked = x * mask  # one-channel mask broadcast over the three normalised channels
+        if self.mode == "masked":
+            return mask, self.depth_net(masked)
+        # One pass of N over [I; I ⊗ M]; unflatten by the constant 2 keeps the batch symbolic.
+        both = self.depth_net(torch.cat([x, masked], dim=0))
+        depth, depth_masked = both.unflatten(0, (2, -1)).unbind(0)
+        return mask, depth, depth_masked, self.stats(mask, depth, depth_masked)
+
+    @torch.no_grad()
+    def named(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run the graph; outputs by name."""
+        return dict(zip(self.spec.outputs, self(frames), strict=True))

@@ -1,0 +1,40 @@
+"""Shared by the fuzz tests: a tally of generated cases and how each ended, and the one rule they all
+check — every case ends in a success or a `DepthmaskError`, nothing else escapes."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from depthmask.errors import DepthmaskError
+
+T = TypeVar("T")
+CASES: collections.Counter[str] = collections.Counter()
+OUTCOMES: collections.Counter[str] = collections.Counter()
+
+
+def ends_typed(target: str, fn: Callable[[], T]) -> T | DepthmaskError:
+    """Run one case: its result, or the typed error it raised (anything else propagates and fails)."""
+    CASES[target] += 1
+    try:
+        result = fn()
+    except DepthmaskError as exc:
+        assert str(exc).strip(), f"{type(exc).__name__} with an empty message"
+        assert "\n" not in str(exc).strip() or len(str(exc)) < 2000, "a user error is one readable message"
+        OUTCOMES[type(exc).__name__] += 1
+        return exc
+    OUTCOMES["ok"] += 1
+    return result
+
+
+def json_values() -> Any:
+    """Hypothesis strategy: any JSON value (what a tampered metadata field or sidecar can hold)."""
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
