@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from damaged_images import SUFFIXES, damaged, png_with_size, seeds
 from fuzzing import CASES, OUTCOMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from damaged_images import SUFFIXES, damaged, png_with_size, seeds
 from depthmask.sources.fit import fit_frame
 from depthmask.sources.images import ImageSequenceSource, read_image
 
