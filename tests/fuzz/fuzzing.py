@@ -4,12 +4,29 @@ check — every case ends in a success or a `DepthmaskError`, nothing else escap
 from __future__ import annotations
 
 import collections
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from depthmask.errors import DepthmaskError
 
 T = TypeVar("T")
+# DEPTHMASK_FUZZ_SCALE=10 runs ten times the cases (a longer campaign than CI's).
+SCALE = max(1, int(os.environ.get("DEPTHMASK_FUZZ_SCALE", "1") or 1))
+
+
+def fuzz(cases: int, deadline_ms: int) -> Any:
+    """Hypothesis settings of one fuzz test: `cases` generated cases (times DEPTHMASK_FUZZ_SCALE), each
+    bound to finish within `deadline_ms` (a slower case fails the test: no case may hang)."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=cases * SCALE,
+        deadline=deadline_ms,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+
+
 CASES: collections.Counter[str] = collections.Counter()
 OUTCOMES: collections.Counter[str] = collections.Counter()
 
@@ -32,7 +49,8 @@ def json_values() -> Any:
     """Hypothesis strategy: any JSON value (what a tampered metadata field or sidecar can hold)."""
     from hypothesis import strategies as st
 
-    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+    huge = st.integers(min_value=10**300, max_value=10**400)  # beyond float range: JSON allows it
+    scalars = st.none() | st.booleans() | st.integers() | huge | st.floats() | st.text(max_size=20)
     return st.recursive(
         scalars,
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fuzzing import CASES, OUTCOMES
-from hypothesis import HealthCheck, given, settings
+from fuzzing import CASES, OUTCOMES, fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 
 from damaged_images import SUFFIXES, damaged, png_with_size, seeds
 from depthmask.sources.fit import fit_frame
 from depthmask.sources.images import ImageSequenceSource, read_image
 
-FUZZ = settings(max_examples=200, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz(cases=200, deadline_ms=3000)
 SEEDS = seeds()
 
 

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fuzzing import ends_typed, json_values
-from hypothesis import HealthCheck, given, settings
+from fuzzing import ends_typed, fuzz, json_values
+from hypothesis import given
 from hypothesis import strategies as st
 
 from depthmask.contract.metadata import build_metadata, from_props, read_metadata, to_props, validate_metadata
@@ -17,7 +17,7 @@ from depthmask.contract.model_info import ModelInfo
 from depthmask.contract.sidecar import engine_metadata, sidecar_path
 from depthmask.errors import ContractError
 
-FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz(cases=150, deadline_ms=2000)
 
 
 def _valid(mode: str = "audit") -> dict[str, Any]:

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fuzzing import CASES, OUTCOMES, ends_typed
-from hypothesis import HealthCheck, given, settings
+from fuzzing import CASES, OUTCOMES, ends_typed, fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -16,7 +16,7 @@ from depthmask.cli.app import app
 from depthmask.errors import ConfigError
 from depthmask.runtime.config import RunConfig
 
-FUZZ = settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz(cases=150, deadline_ms=3000)
 numbers = (
     st.integers(1, 64)  # in range often enough that accepted settings are checked too
     | st.integers(-(10**12), 10**12)

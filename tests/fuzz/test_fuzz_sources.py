@@ -13,13 +13,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fuzzing import CASES, OUTCOMES, ends_typed
-from hypothesis import HealthCheck, given, settings
+from fuzzing import CASES, OUTCOMES, ends_typed, fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 
 from depthmask.sources import CaptureSource, open_source, open_sources
 
-FUZZ = settings(max_examples=250, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz(cases=250, deadline_ms=5000)
 PIECES = [
     "synthetic:", "synthetic", "frames=", "seed=", "height=", "width=", "speed=", ",", "=", "2", "0", "-1",
     "1.5", "abc", "99999999999999999999", "imgs", "imgs/", "imgs/*.png", "imgs/0.png", "clip.mp4", "list.txt",

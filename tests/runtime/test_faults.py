@@ -95,25 +95,79 @@ def test_frames_waiting_in_a_filling_batch_get_skipped_records(audit_model: Path
     assert rc == 143, log.read_text()
     recs = records(out)
     summary = json.loads((out / "summary.json").read_text())
-    assert len(recs) >= 10 and {r["status"] for r in recs} == {"skipped"}
+    assert len(recs) >= 5 and {r["status"] for r in recs} == {"skipped"}
     assert sorted(r["frame"] for r in recs) == list(range(len(recs)))
     assert summary["counts"]["skipped"] == summary["sources"][0]["frames_read"] == len(recs)
 
 
+def _stalling_stream(tmp_path: Path) -> tuple[str, Any]:
+    """An HTTP MPEG-TS stream on 127.0.0.1 that sends 12 frames, then stalls with the connection open
+    (as a camera behind a dead link does); returns its URL and a function that shuts it down."""
+    import http.server
+    import socketserver
+    import threading
+
+    import av
+    import numpy as np
+
+    clip = tmp_path / "live.ts"
+    with av.open(str(clip), "w", format="mpegts") as container:
+        stream = container.add_stream("mpeg2video", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for i in range(12):
+            image = np.full((64, 96, 3), i * 20, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    data, done = clip.read_bytes(), threading.Event()
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            done.wait(60)  # no more bytes, no close: the reader blocks in its read
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Stalling)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        done.set()
+        server.shutdown()
+        server.server_close()
+
+    return f"http://127.0.0.1:{server.server_address[1]}/live.ts", stop
+
+
 def test_a_second_signal_exits_at_once_with_the_log_intact(audit_model: Path, tmp_path: Path) -> None:
+    """The first SIGTERM finds a reader blocked in a stalled stream, so finishing waits for it; the
+    second exits at once (not after the reader's wait), and every line already in the log is whole."""
+    url, stop = _stalling_stream(tmp_path)
     out, log = tmp_path / "out", tmp_path / "log.txt"
-    args = ["run", synthetic(100_000), "--model", str(audit_model), "--out", str(out),
-            "--threads", "1", "--save", "video,depth,mask,samples"]  # fmt: skip
-    proc = _start(args, log)
+    proc = _start(["run", url, "--model", str(audit_model), "--out", str(out), "--threads", "1"], log)
     try:
         _wait_for(lambda: _lines(out / "audit.jsonl") >= 4, proc, log, "4 records")
         proc.send_signal(signal.SIGTERM)
+        _wait_for(
+            lambda: "finishing the outputs first" in log.read_text(), proc, log, "the first signal's note"
+        )
+        time.sleep(0.5)  # now waiting on the blocked reader
+        assert proc.poll() is None, log.read_text()
+        sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=60)
+        waited = time.monotonic() - sent
     finally:
         proc.kill()
-    assert rc == 143, log.read_text()
-    assert "Traceback" not in log.read_text()
+        stop()
+    text = log.read_text()
+    assert rc == 143 and "SIGTERM again: exiting now" in text and "Traceback" not in text, text
+    assert waited < 2.0, f"the second signal took {waited:.1f} s to end the run (the blocked read takes 5 s)"
     recs = records(out)  # every line parses: none was cut
     assert len(recs) >= 4 and len({(r["source"], r["frame"]) for r in recs}) == len(recs)
 
@@ -310,7 +364,10 @@ def test_a_disk_that_fills_up_ends_the_run_cleanly(
     args = ["run", synthetic(400), "--model", str(audit_model), "--out", str(out), "--threads", "1",
             "--batch", "4", "--save", "video,depth,depth_masked,mask,samples"]  # fmt: skip
     proc = _start(args, log)
-    rc = proc.wait(timeout=300)
+    try:
+        rc = proc.wait(timeout=300)
+    finally:
+        proc.kill()
     text = log.read_text()
     assert rc == exits.USER_ERROR, text  # not a signal (a segfault is rc -11) and not a traceback
     assert "Traceback" not in text and "error:" in text and "No space left on device" in text, text
@@ -320,3 +377,52 @@ def test_a_disk_that_fills_up_ends_the_run_cleanly(
     if (out / "summary.json").is_file():  # written when the disk still had room for it
         summary = json.loads((out / "summary.json").read_text())
         assert summary["frames"] == len(recs) and summary["exit_status"] == exits.USER_ERROR
+
+
+class _Failing:
+    """A source of two good frames that then raises (or, with `at_start`, raises before any frame)."""
+
+    default_policy = "every"
+    end_note = None
+
+    def __init__(self, source_id: str, at_start: bool) -> None:
+        self.source_id, self.at_start = source_id, at_start
+
+    def __iter__(self) -> Any:
+        if self.at_start:
+            raise OSError("device unplugged")  # from iter() itself: not a generator
+        return self._frames()
+
+    def _frames(self) -> Any:
+        import numpy as np
+
+        from depthmask.sources import Frame
+
+        for i in range(2):
+            yield Frame(i, float(i), np.zeros((48, 64, 3), np.uint8), self.source_id)
+        raise RuntimeError("decoder crashed")
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "test", "uri": self.source_id}
+
+
+def test_a_source_that_fails_ends_once_with_a_note_and_the_run_goes_on(audit_model: Path) -> None:
+    from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
+    from depthmask.runtime.pipeline import Pipeline, PipelineOptions
+    from depthmask.sources import open_source
+
+    good = open_source(synthetic(5))
+    sources = [_Failing("mid-stream", at_start=False), _Failing("at-start", at_start=True), good]
+    results: list[Any] = []
+    with OnnxRuntimeBackend(audit_model, providers=["cpu"], threads=THREADS) as backend:
+        report = Pipeline(sources, ["every"] * 3, backend, [], PipelineOptions(batch=2), results.append).run()
+    assert report.read == [2, 0, 5] and report.counts["ok"] == len(results) == 7  # no invented records
+    assert (
+        "decoder crashed" in report.end_notes["mid-stream"]
+        and "after 2 frames" in report.end_notes["mid-stream"]
+    )
+    assert "device unplugged" in report.end_notes["at-start"]

@@ -111,3 +111,36 @@ def test_kitti_binary_timestamps_and_no_timestamps(tmp_path: Path, image_folder:
     (drive / "image_02" / "timestamps.txt").write_bytes(b"2011-09-26 13:02:25.1\xe9\n")
     with pytest.raises(SourceError, match=r"timestamps\.txt' is not UTF-8 text \(byte 0xe9"):
         open_source(str(drive))
+
+
+def test_a_video_file_served_over_http_ends_instead_of_replaying(tmp_path: Path) -> None:
+    """An .mp4 at an http:// URL is finite: at its end the source stops; reconnecting would replay it."""
+    import itertools
+
+    import av
+
+    with av.open(str(tmp_path / "clip.mp4"), "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(12):
+            image = np.full((48, 64, 3), i * 20, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+
+    class Files(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Files)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = CaptureSource(f"http://127.0.0.1:{server.server_address[1]}/clip.mp4", timeout_s=2.0)
+        frames = list(itertools.islice(source, 40))  # a replay would run to the 40 taken here
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [f.index for f in frames] == list(range(12)) and source.end_note is None

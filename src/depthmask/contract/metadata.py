@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import math
 import os
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,10 @@ def portable_metadata(
         if not isinstance(value, str) or not value:
             return value
         path = recorded_path(value, origin) if origin is not None else Path(value)
-        if not path.exists():
+        try:
+            if not path.exists():
+                return value
+        except (OSError, ValueError):  # a name too long, a NUL byte: not a file, kept as it is
             return value
         return Path(os.path.relpath(path.resolve(), folder)).as_posix()
 
@@ -227,10 +231,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     def dims(value: Any) -> list[Any]:
         return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
 
-    inputs = [
-        (i.name, onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type).name, dims(i))
-        for i in model.graph.input
-    ]
+    def dtype(value: Any) -> str:
+        try:
+            return onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
+        except (KeyError, ValueError, TypeError):  # not a tensor, or an undefined element type
+            return "undefined"
+
+    initializers = {t.name for t in model.graph.initializer}  # listed as inputs by IR < 4 models
+    inputs = [(i.name, dtype(i), dims(i)) for i in model.graph.input if i.name not in initializers]
     check_io(meta, path, inputs=inputs, outputs=[o.name for o in model.graph.output])
     return meta
 
@@ -243,15 +251,25 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond float range (JSON allows any number of digits)
+        return False
 
 
 def _positive_side(v: Any) -> bool:
     return _is_int(v) and 0 < v <= MAX_SIDE
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 100, 100, 4
+
+
 def _short(value: Any, limit: int = 120) -> str:
-    text = repr(value)
+    """A bounded repr: a huge or deeply nested value is shown in part, never walked whole."""
+    text = _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

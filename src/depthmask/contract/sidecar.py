@@ -61,12 +61,15 @@ def read_sidecar(engine: str | Path) -> dict[str, Any]:
             f"{engine} has no metadata sidecar {path.name}; depthmask keeps an engine's metadata beside it. "
             "Copy the .json along with the engine, or rebuild it with `depthmask export --format engine`."
         )
-    if path.stat().st_size > MAX_SIDECAR_BYTES:
-        raise ContractError(
-            f"{path} is {path.stat().st_size} bytes, too large for a sidecar; rebuild the engine"
-        )
     try:
-        meta = json.loads(path.read_bytes().decode("utf-8"))
+        size = path.stat().st_size
+        if size > MAX_SIDECAR_BYTES:
+            raise ContractError(f"{path} is {size} bytes, too large for a sidecar; rebuild the engine")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ContractError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    try:
+        meta = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise ContractError(f"{path} is not valid JSON ({exc}); rebuild the engine") from None
     if not isinstance(meta, dict):

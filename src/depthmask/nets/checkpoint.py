@@ -145,6 +145,11 @@ def read_header(path: str | Path) -> dict[str, Any]:
         )
     try:
         header = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise CheckpointError(
+            f"{path}: its header nests JSON too deeply to be a safetensors header; it is damaged or not a "
+            "safetensors checkpoint"
+        ) from None
     except UnicodeDecodeError as exc:
         raise CheckpointError(
             f"{path}: its header is not UTF-8 text (bad byte at {exc.start}); it is damaged or not a "
@@ -210,7 +215,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
         )
     try:
         config = json.loads(meta[_HEADER_KEY])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise CheckpointError(
             f"{path}: the depthmask config in its header is not JSON ({exc}); {_REMAKE}"
         ) from None
@@ -244,7 +249,7 @@ def check_config(config: Any, path: str | Path) -> dict[str, Any]:
     # A recorded `pretrained` would download ImageNet weights only to overwrite them with the file's own.
     want("pretrained" not in kwargs, "kwargs", "settings without 'pretrained' (the file holds the weights)")
     lam = config.get("lambda")
-    want(lam is None or (_is_number(lam) and math.isfinite(lam)), "lambda", "a finite number or null")
+    want(lam is None or _is_finite(lam), "lambda", "a finite number or null")
     size = config.get("input_size")
     pair = isinstance(size, list) and len(size) == 2 and all(_is_int(v) and v > 0 for v in size)
     want(
@@ -273,11 +278,20 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"could not read weights from {path}: {' '.join(str(exc).split())}") from None
 
 
-def _json_plain(value: Any) -> bool:
-    """A JSON scalar, or a list of scalars and lists (what a registered factory's settings may be)."""
+def _json_plain(value: Any, depth: int = 0) -> bool:
+    """A JSON scalar, or a list of scalars and lists nested at most 8 deep (what a registered factory's
+    settings may be)."""
     if isinstance(value, list):
-        return all(_json_plain(v) for v in value)
+        return depth < 8 and all(_json_plain(v, depth + 1) for v in value)
     return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _is_finite(value: Any) -> bool:
+    """A number that is finite as a float (a JSON int of 400 digits is not)."""
+    try:
+        return _is_number(value) and math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _is_int(value: Any) -> bool:

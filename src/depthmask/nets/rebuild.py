@@ -96,10 +96,11 @@ def graph_from_metadata(
         recorded = (record or {}).get("checkpoint")
         if given is not None or beside is None or not recorded:
             return given
-        for candidate in (recorded_path(recorded, beside), beside / Path(recorded).name):
+        candidates = (recorded_path(recorded, beside), beside / Path(recorded).name)
+        for candidate in candidates:
             if candidate.is_file():  # recorded relative to the artefact, or moved along beside it
                 return candidate
-        return None
+        return candidates[0]  # not there: the error names where the artefact says it should be
 
     if depth_net is not None:
         if meta["mode"] == "mask":

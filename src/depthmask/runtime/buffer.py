@@ -1,9 +1,12 @@
 """Per-source frame buffers between the reader threads and the batcher, with the two frame policies.
 
 `every`: a full buffer blocks its reader (back-pressure, nothing dropped). `live`: a full buffer
-drops its oldest frame to make room for the newest; the dropped item is handed back so it still
-gets its audit record. Written by hand because no queue in the standard library does drop-oldest
-per producer with one consumer waiting on all of them.
+drops its oldest frame to make room for the newest; the dropped item waits in `dropped` so it still
+gets its audit record. The buffer also counts the frames each source read: a frame is counted when it
+is accepted, under the same lock that `close` takes, so every counted frame is in the buffer, in
+`dropped` or taken by the batcher — never lost between a reader and the end of the run. Written by
+hand because no queue in the standard library does drop-oldest per producer with one consumer
+waiting on all of them.
 """
 
 from __future__ import annotations
@@ -24,21 +27,35 @@ class FrameBuffer:
         self.capacity = max(1, capacity)
         self.queues: list[deque[Item]] = [deque() for _ in policies]
         self.ended = [False] * len(policies)
-        self.cond = threading.Condition()
+        self.cond = threading.Condition()  # re-entrant: a signal handler may call stop() mid-take
         self.stopped = False
+        self.closed = False
+        self.stop_event = threading.Event()  # readers wait on it instead of sleeping
+        self.read = [0] * len(policies)  # frames accepted per source (each gets one record)
+        self.dropped: list[Item] = []  # live policy: replaced by a newer frame, awaiting their records
         self._next = 0  # round-robin start, so no source starves another
 
-    def put(self, source: int, item: Item) -> Item | None:
-        """Add a frame; returns the frame dropped to make room (live policy), else None."""
+    def put(self, source: int, item: Item) -> bool:
+        """Add a frame read from `source` and count it; False (not counted) once the run is closed."""
         with self.cond:
             q = self.queues[source]
             if self.policies[source] == "every":
                 while len(q) >= self.capacity and not self.stopped:
                     self.cond.wait(0.1)
-            dropped = q.popleft() if len(q) >= self.capacity else None
+            if self.closed:
+                return False
+            self.read[source] += 1
+            if len(q) >= self.capacity and self.policies[source] == "live":
+                self.dropped.append(q.popleft())  # (an `every` buffer only overfills once stopped)
             q.append(item)
             self.cond.notify_all()
-            return dropped
+            return True
+
+    def take_dropped(self) -> list[Item]:
+        """The frames the live policy dropped since the last call."""
+        with self.cond:
+            out, self.dropped = self.dropped, []
+            return out
 
     def end(self, source: int) -> None:
         """Mark a source as finished."""
@@ -47,9 +64,10 @@ class FrameBuffer:
             self.cond.notify_all()
 
     def stop(self) -> None:
-        """Wake everyone up; readers stop adding."""
+        """Wake everyone up; readers stop reading (what they already read is still accepted)."""
         with self.cond:
             self.stopped = True
+            self.stop_event.set()
             self.cond.notify_all()
 
     def _pending(self) -> int:
@@ -88,11 +106,15 @@ class FrameBuffer:
             self.cond.notify_all()
             return True
 
-    def drain(self) -> list[Item]:
-        """Everything still buffered (at an interrupt, so each gets a record)."""
+    def drain(self, close: bool = False) -> tuple[list[Item], list[Item]]:
+        """(still buffered, dropped by the live policy): everything not yet given a record, at the end.
+        With `close`, no frame is accepted afterwards (a reader still blocked in its source finds the
+        run over, and that frame is not counted as read)."""
         with self.cond:
             items = [it for q in self.queues for it in q]
             for q in self.queues:
                 q.clear()
+            dropped, self.dropped = self.dropped, []
+            self.closed = self.closed or close
             self.cond.notify_all()
-            return items
+            return items, dropped

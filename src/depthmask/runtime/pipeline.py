@@ -7,6 +7,7 @@ policy), decode_error, or skipped (interrupted before inference).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import signal
@@ -21,13 +22,16 @@ import numpy as np
 from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.buffer import FrameBuffer
 from depthmask.runtime.records import Item, Result
-from depthmask.runtime.signals import finalising
+from depthmask.runtime.signals import deferred, received
 from depthmask.runtime.sinks.base import Sink
 from depthmask.sources.base import Policy, Source
 from depthmask.sources.fit import Fit, fit_frame
 
 log = logging.getLogger("depthmask.runtime")
 _END = object()
+DROPPED = "live policy: a newer frame replaced it"
+MAX_PACING_WAIT_S = 5.0  # --realtime: the longest a reader waits for one frame's time to come
+READER_JOIN_S = 10.0  # how long the end of a run waits for a reader blocked in its source
 
 
 @dataclass(frozen=True)
@@ -85,16 +89,17 @@ class Pipeline:
         self.out: queue.Queue[Any] = queue.Queue(maxsize=max(8, 4 * options.batch))
         self.report = PipelineReport(read=[0] * len(self.sources))
         self.end_notes: dict[int, str] = {}
+        self.stuck: list[int] = []  # sources whose reader was still blocked when the run ended
         self._writer_error: BaseException | None = None
         self._batch_id = 0
 
     # -- readers -------------------------------------------------------------------------------------
     def _read(self, index: int, source: Source) -> None:
-        info = self.backend.info
-        it = iter(source)
         t_start = time.perf_counter()
         first_ts: float | None = None
         try:
+            info = self.backend.info
+            it = iter(source)
             while not self.buffer.stopped:
                 t0 = time.perf_counter()
                 try:
@@ -104,37 +109,42 @@ class Pipeline:
                 except Exception as exc:  # a source failing mid-stream ends that source, not the run
                     # No frame was read, so no record: the source's end is noted once, in summary.json.
                     note = (
-                        f"source failed after {self.report.read[index]} frames: {type(exc).__name__}: {exc}"
+                        f"source failed after {self.buffer.read[index]} frames: {type(exc).__name__}: {exc}"
                     )
                     log.error("%s: %s", source.source_id, note)
                     self.end_notes[index] = note
                     break
-                self.report.read[index] += 1
                 t1 = time.perf_counter()
                 if self.options.realtime:
                     first_ts = frame.timestamp if first_ts is None else first_ts
                     delay = (frame.timestamp - first_ts) - (time.perf_counter() - t_start)
-                    if delay > 0:
-                        time.sleep(delay)
+                    # Paced by the source's clock, capped so a jump in its timestamps cannot stall the run.
+                    self.buffer.stop_event.wait(min(delay, MAX_PACING_WAIT_S))
                     t1 = time.perf_counter()
                 item = Item(frame, index, t1, timings={"decode": (t1 - t0) * 1e3})
                 if frame.ok:
-                    try:
-                        item.input = fit_frame(frame.image, info.height, info.width, self.options.fit)
-                    except Exception as exc:  # any frame the fit cannot take is that frame's record
-                        item.error = (
-                            f"{source.source_id}: frame {frame.index} could not be fitted to "
-                            f"{info.width}×{info.height} ({self.options.fit}): {type(exc).__name__}: {exc}"
-                        )
+                    self._prepare(item, info, source.source_id)
                     item.timings["preprocess"] = (time.perf_counter() - t1) * 1e3
-                dropped = self.buffer.put(index, item)
-                if dropped is not None:
-                    self._emit_direct(dropped, "dropped", "live policy: a newer frame replaced it")
+                if not self.buffer.put(index, item):
+                    break  # the run is over: this frame was read after the end and is not counted
+        except Exception as exc:  # a reader must never die silently: its source ends, and says why
+            self.end_notes[index] = f"reader failed: {type(exc).__name__}: {exc}"
+            log.error("%s: %s", source.source_id, self.end_notes[index])
         finally:
             self.buffer.end(index)
 
-    def _emit_direct(self, item: Item, status: str, error: str | None) -> None:
-        self.out.put(Result(item, status, error))  # type: ignore[arg-type]
+    def _prepare(self, item: Item, info: Any, source_id: str) -> None:
+        """Fit the decoded frame to the model's input; any failure becomes the frame's record. The
+        full-size decoded image is not kept (only the fitted one travels on)."""
+        frame = item.frame
+        try:
+            item.input = fit_frame(frame.image, info.height, info.width, self.options.fit)
+        except Exception as exc:  # any frame the fit cannot take is that frame's record
+            item.error = (
+                f"{source_id}: frame {frame.index} could not be fitted to {info.width}×{info.height} "
+                f"({self.options.fit}): {type(exc).__name__}: {exc}"
+            )
+        item.frame = dataclasses.replace(frame, image=None)
 
     # -- writer --------------------------------------------------------------------------------------
     def _write(self) -> None:
@@ -183,61 +193,78 @@ class Pipeline:
             del good[0]
 
     def run(self) -> PipelineReport:
-        """Process every source to its end (or until interrupted); sinks are opened and closed by the
-        caller. An interrupt (`KeyboardInterrupt`, which SIGTERM raises too under
-        `depthmask.runtime.signals.interruptible`) gives every frame still in flight a `skipped` record."""
-        readers = [
-            threading.Thread(target=self._read, args=(i, s), name=f"reader-{i}", daemon=True)
-            for i, s in enumerate(self.sources)
-        ]
+        """Process every source to its end, or until a signal or an interrupt; sinks are opened and
+        closed by the caller. Every frame a source read gets one record: frames still buffered or in
+        the filling batch when the run stops get `skipped` ones."""
+        pending: list[Item] = []  # the filling batch: owned here, so an interrupt cannot lose it
+        readers: list[threading.Thread] = []
         writer = threading.Thread(target=self._write, name="writer", daemon=True)
         t0 = time.perf_counter()
-        writer.start()
-        for r in readers:
-            r.start()
-        pending: list[Item] = []  # the filling batch: owned here, so an interrupt cannot lose it
-        try:
-            while self._writer_error is None:
-                if not self.buffer.take(pending, self.options.batch, self.options.max_wait_ms / 1e3):
-                    break
-                for it in [it for it in pending if it.input is None]:
-                    self.out.put(Result(it, "decode_error", it.error or it.frame.error))
-                    pending.remove(it)
-                if pending:
-                    self._infer(pending)
-        except KeyboardInterrupt as exc:
-            self.report.interrupted = True
-            self.report.signal = getattr(exc, "signum", signal.SIGINT)
-            log.warning(
-                "interrupted (%s): flushing what was processed", signal.Signals(self.report.signal).name
-            )
-        except Exception as exc:  # a failing backend ends the run; what was processed is still written
-            self.report.error = exc
-            log.error("inference failed, stopping: %s", exc)
-        finally:
-            with finalising():  # a first signal now must not lose the records still queued
-                self.buffer.stop()
-                reason = (
-                    f"run stopped before inference: {self.report.error}"
-                    if self.report.error is not None
-                    else "run interrupted before inference"
-                )
-                for it in pending + self.buffer.drain():
-                    self.out.put(Result(it, "skipped", reason))
-                pending.clear()
-                for r in readers:
-                    r.join(timeout=2.0)
-                for it in self.buffer.drain():  # anything a reader added while stopping
-                    self.out.put(Result(it, "skipped", reason))
-                self.out.put(_END)
-                writer.join()
+        with deferred(on_signal=self.buffer.stop):  # a signal stops the loop below between batches
+            try:
+                writer.start()
+                for i, s in enumerate(self.sources):
+                    readers.append(
+                        threading.Thread(target=self._read, args=(i, s), name=f"reader-{i}", daemon=True)
+                    )
+                    readers[-1].start()
+                while self._writer_error is None and received() is None:
+                    more = self.buffer.take(pending, self.options.batch, self.options.max_wait_ms / 1e3)
+                    for it in self.buffer.take_dropped():
+                        self.out.put(Result(it, "dropped", DROPPED))
+                    if not more or received() is not None:
+                        break
+                    for it in [it for it in pending if it.input is None]:
+                        self.out.put(Result(it, "decode_error", it.error or it.frame.error))
+                        pending.remove(it)
+                    if pending:
+                        self._infer(pending)
+            except KeyboardInterrupt as exc:  # outside `interruptible` (a library caller's Ctrl-C)
+                self.report.interrupted = True
+                self.report.signal = getattr(exc, "signum", signal.SIGINT)
+            except Exception as exc:  # a failing backend ends the run; what was processed is still written
+                self.report.error = exc
+                log.error("inference failed, stopping: %s", exc)
+            finally:
+                if received() is not None:
+                    self.report.interrupted, self.report.signal = True, received()
+                self._finish(pending, readers, writer)
                 self.report.wall_s = time.perf_counter() - t0
-                for i, source in enumerate(self.sources):
-                    note = self.end_notes.get(i) or getattr(source, "end_note", None)
-                    if note:
-                        self.report.end_notes[source.source_id] = note
         if self._writer_error is not None and self.report.error is None:
             # The audit log could not be written: the run ends, the caller writes summary.json and
             # then raises it (the records already in audit.jsonl stay as they are).
             self.report.error = self._writer_error  # type: ignore[assignment]
         return self.report
+
+    def _finish(self, pending: list[Item], readers: list[threading.Thread], writer: threading.Thread) -> None:
+        """Give every frame still in flight its record, then end the writer."""
+        if self.report.interrupted:
+            log.warning(
+                "interrupted (%s): giving the frames in flight their records",
+                signal.Signals(self.report.signal or signal.SIGINT).name,
+            )
+        self.buffer.stop()
+        reason = (
+            f"run stopped before inference: {self.report.error}"
+            if self.report.error is not None
+            else "run interrupted before inference"
+        )
+        for r in readers:
+            r.join(timeout=READER_JOIN_S)
+        self.stuck = [i for i, r in enumerate(readers) if r.is_alive()]
+        for i in self.stuck:  # blocked in its source (a stalled stream): its next frame is not counted
+            log.warning("%s: still blocked in a read after %.0f s", self.sources[i].source_id, READER_JOIN_S)
+        buffered, dropped = self.buffer.drain(close=True)
+        for it in dropped:
+            self.out.put(Result(it, "dropped", DROPPED))
+        for it in pending + buffered:
+            self.out.put(Result(it, "skipped", reason))
+        pending.clear()
+        if writer.is_alive():
+            self.out.put(_END)
+            writer.join()
+        self.report.read = list(self.buffer.read)
+        for i, source in enumerate(self.sources):
+            note = self.end_notes.get(i) or getattr(source, "end_note", None)
+            if note:
+                self.report.end_notes[source.source_id] = note

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import tempfile
@@ -19,7 +20,7 @@ from depthmask.runtime.latency import summarize
 from depthmask.runtime.overlay import overlay_size
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
 from depthmask.runtime.records import Result
-from depthmask.runtime.signals import finalising, interruptible, received
+from depthmask.runtime.signals import deferred, interruptible, received
 from depthmask.runtime.sinks.audit import AuditLogSink, write_json_atomic
 from depthmask.runtime.sinks.base import Sink
 from depthmask.runtime.sinks.files import FrameFilesSink
@@ -44,12 +45,21 @@ def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> di
 
 
 def _run(cfg: RunConfig, on_result: Callable[[Result], None] | None) -> dict[str, Any]:
+    # From the first frame to the summary a signal is noted, never raised (see runtime.signals).
+    with contextlib.ExitStack() as calm:
+        return _run_deferring(cfg, on_result, calm)
+
+
+def _run_deferring(
+    cfg: RunConfig, on_result: Callable[[Result], None] | None, calm: contextlib.ExitStack
+) -> dict[str, Any]:
     sources = open_sources(list(cfg.sources))
     prepare_output_folder(cfg.out)
     name = cfg.backend or backend_name_for(cfg.model)
     backend = create_backend(name, cfg.model, **backend_options(name, cfg))
     opened: list[Any] = []
     sinks: list[Any] = []
+    pipeline: Pipeline | None = None
     try:
         for s in sources:
             s.open()
@@ -93,10 +103,13 @@ def _run(cfg: RunConfig, on_result: Callable[[Result], None] | None) -> dict[str
         options = PipelineOptions(cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit)
         t0 = time.time()
         pipeline = Pipeline(sources, policies, backend, sinks, options, on_result)
+        calm.enter_context(deferred())
         report = pipeline.run()
     finally:
-        with finalising():  # a first signal here must not leave a video without its index
-            close_error = _close_all([*sinks, *opened, backend])
+        calm.enter_context(deferred())  # closing (a video's index, the log) is never cut by a signal
+        # A source whose reader is still blocked in it (a stalled stream) is not released under it.
+        stuck = {id(sources[i]) for i in pipeline.stuck} if pipeline is not None else set()
+        close_error = _close_all([*sinks, *(s for s in opened if id(s) not in stuck), backend])
     if report.error is None and close_error is not None:
         report.error = close_error
     if received() is not None and not report.interrupted:  # a signal noted while outputs were closing
@@ -127,8 +140,7 @@ def _run(cfg: RunConfig, on_result: Callable[[Result], None] | None) -> dict[str
         "environment": fingerprint(),
     }
     try:
-        with finalising():
-            write_json_atomic(cfg.out / "summary.json", summary)
+        write_json_atomic(cfg.out / "summary.json", summary)
     except OSError as exc:  # a full disk: the records already in audit.jsonl are the run's account
         lost = OutputError(
             f"could not write {cfg.out / 'summary.json'} ({exc.strerror or exc}); audit.jsonl keeps the "

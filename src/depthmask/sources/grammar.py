@@ -84,7 +84,7 @@ def open_source(spec: str) -> Source:
     path = _expand(target)
     kind = file_kind(path)
     if kind is None and any(ch in target for ch in "*?["):  # what exists as written is no pattern
-        return ImageSequenceSource(paths_from_glob(target), source_id=target, stride=stride)
+        return ImageSequenceSource(paths_from_glob(str(path)), source_id=target, stride=stride)
     if kind == "dir":
         if is_kitti_drive(path):
             return kitti_drive_source(path, stride=stride)

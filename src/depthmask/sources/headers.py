@@ -104,8 +104,8 @@ def _tiff(data: bytes) -> tuple[str, int, int] | None:
             tag, kind = uint(entry, 2), uint(entry + 2, 2)
             if tag in (256, 257):  # ImageWidth, ImageLength: SHORT, LONG or LONG8
                 width = {3: 2, 4: 4, 16: 8}.get(kind)
-                if width is None:
-                    return None
+                if width is None or tag in sizes:  # a repeated size tag: libtiff reads the first
+                    return None  # one, and a file that disagrees with itself is refused anyway
                 sizes[tag] = uint(entry + value_at, width)
     except IndexError:
         return None

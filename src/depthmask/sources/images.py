@@ -68,7 +68,10 @@ def read_image(path: Path) -> tuple[np.ndarray | None, str | None]:
         return None, f"{shown}: could not be decoded ({type(exc).__name__}: {shorten(str(exc).strip(), 120)})"
     if image is None or image.size == 0:
         return None, f"{shown}: could not be decoded (truncated or corrupt {kind} file)"
-    return _to_bgr8(image), None
+    try:
+        return _to_bgr8(image), None
+    except Exception as exc:  # MemoryError converting a large 16-bit or float image: this frame only
+        return None, f"{shown}: could not be converted to 8-bit BGR ({type(exc).__name__}: {exc})"
 
 
 def _to_bgr8(image: np.ndarray) -> np.ndarray:

@@ -235,13 +235,19 @@ class CaptureSource(_OpenCvSource):
         if self.cap is None:
             self.open()
         self.end_note = None
-        index = 0
+        index = since_connect = 0
         while self.cap is not None:
             image = _retrieve(self.cap) if _grab(self.cap) else None
             if image is not None:
                 yield Frame(index, time.time(), image, self.source_id)
                 index += 1
+                since_connect += 1
                 continue
+            # A file served over HTTP ends where its container says; reconnecting would replay it.
+            claimed = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.cap is not None else 0
+            if claimed > 0 and since_connect >= claimed:
+                return
+            since_connect = 0
             if not self._reconnect():
                 last = f"after frame {index - 1}" if index else "before any frame was read"
                 self.end_note = (

@@ -45,9 +45,13 @@ class _AvWriter:
         import av
 
         self.container = av.open(str(path), mode="w")
-        self.stream = self.container.add_stream(
-            "libx264", rate=fractions.Fraction(fps).limit_denominator(1000)
-        )
+        try:
+            self.stream = self.container.add_stream(
+                "libx264", rate=fractions.Fraction(fps).limit_denominator(1000)
+            )
+        except Exception:  # no libx264 in this FFmpeg: release the file before OpenCV takes over
+            self.container.close()
+            raise
         # yuv420p needs even sizes; the frames are padded by one pixel when odd.
         self.size = (size[0] + size[0] % 2, size[1] + size[1] % 2)
         self.stream.width, self.stream.height = self.size
@@ -142,10 +146,17 @@ class OverlayVideoSink:
         self.frames[sid] += 1
 
     def close(self) -> None:
-        """Finalise every video (the moov atom / trailer), so each is playable."""
+        """Finalise every video (the moov atom / trailer), so each is playable; one that fails does not
+        keep the others from being finalised (the first failure is raised afterwards)."""
+        first: Exception | None = None
         for w in self.writers.values():
-            w.close()
+            try:
+                w.close()
+            except Exception as exc:  # e.g. ENOSPC writing one trailer; the rest still close
+                first = first or exc
         self.writers.clear()
+        if first is not None:
+            raise first
 
     def describe(self) -> dict[str, Any]:
         """Paths, codec and frame counts."""
