@@ -51,8 +51,8 @@ def json_values() -> Any:
 
     huge = st.integers(min_value=10**300, max_value=10**400)  # beyond float range: JSON allows it
     scalars = st.none() | st.booleans() | st.integers() | huge | st.floats() | st.text(max_size=20)
-    return st.recursive(
-        scalars,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-        max_leaves=12,
-    )
+
+    def containers(inner: Any) -> Any:
+        return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
+    return st.recursive(scalars, containers, max_leaves=12)
