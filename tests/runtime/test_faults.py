@@ -107,18 +107,9 @@ def _stalling_stream(tmp_path: Path) -> tuple[str, Any]:
     import socketserver
     import threading
 
-    import av
-    import numpy as np
+    from clips import write_clip
 
-    clip = tmp_path / "live.ts"
-    with av.open(str(clip), "w", format="mpegts") as container:
-        stream = container.add_stream("mpeg2video", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        for i in range(12):
-            image = np.full((64, 96, 3), i * 20, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-        container.mux(stream.encode())
-    data, done = clip.read_bytes(), threading.Event()
+    data, done = write_clip(tmp_path / "live.ts", size=(64, 96)).read_bytes(), threading.Event()
 
     class Stalling(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -9,9 +9,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from clips import write_clip
 from depthmask.errors import SourceError
 from depthmask.sources import CaptureSource, open_source
 
@@ -20,17 +20,7 @@ STAMPS = [f"2011-09-26 13:02:{25 + k // 10:02d}.{k % 10}00000000" for k in range
 
 def test_stream_gone_sets_end_note(tmp_path: Path) -> None:
     """An HTTP stream that serves one MPEG-TS clip and then goes away: every frame, then a note."""
-    import av
-
-    clip = tmp_path / "live.ts"
-    with av.open(str(clip), "w", format="mpegts") as container:
-        stream = container.add_stream("mpeg2video", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(12):
-            image = np.full((48, 64, 3), i * 20, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-        container.mux(stream.encode())
-    data = clip.read_bytes()
+    data = write_clip(tmp_path / "live.ts").read_bytes()
 
     class OneClip(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -117,15 +107,7 @@ def test_a_video_file_served_over_http_ends_instead_of_replaying(tmp_path: Path)
     """An .mp4 at an http:// URL is finite: at its end the source stops; reconnecting would replay it."""
     import itertools
 
-    import av
-
-    with av.open(str(tmp_path / "clip.mp4"), "w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(12):
-            image = np.full((48, 64, 3), i * 20, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-        container.mux(stream.encode())
+    write_clip(tmp_path / "clip.mp4", fmt="mp4")
 
     class Files(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args: object, **kwargs: object) -> None:

@@ -115,16 +115,19 @@ class Pipeline:
                     self.end_notes[index] = note
                     break
                 t1 = time.perf_counter()
-                if self.options.realtime:
-                    first_ts = frame.timestamp if first_ts is None else first_ts
-                    delay = (frame.timestamp - first_ts) - (time.perf_counter() - t_start)
-                    # Paced by the source's clock, capped so a jump in its timestamps cannot stall the run.
-                    self.buffer.stop_event.wait(min(delay, MAX_PACING_WAIT_S))
-                    t1 = time.perf_counter()
                 item = Item(frame, index, t1, timings={"decode": (t1 - t0) * 1e3})
-                if frame.ok:
-                    self._prepare(item, info, source.source_id)
-                    item.timings["preprocess"] = (time.perf_counter() - t1) * 1e3
+                try:
+                    if self.options.realtime:
+                        first_ts = frame.timestamp if first_ts is None else first_ts
+                        delay = (frame.timestamp - first_ts) - (time.perf_counter() - t_start)
+                        # Paced by the source's clock, capped so a jump in its timestamps cannot stall.
+                        self.buffer.stop_event.wait(min(delay, MAX_PACING_WAIT_S))
+                        item.t_read = t1 = time.perf_counter()
+                    if frame.ok:
+                        self._prepare(item, info, source.source_id)
+                        item.timings["preprocess"] = (time.perf_counter() - t1) * 1e3
+                except Exception as exc:  # a frame the reader cannot handle is still that frame's record
+                    item.input, item.error = None, f"{source.source_id}: frame {frame.index}: {exc!r}"
                 if not self.buffer.put(index, item):
                     break  # the run is over: this frame was read after the end and is not counted
         except Exception as exc:  # a reader must never die silently: its source ends, and says why
