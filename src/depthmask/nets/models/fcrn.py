@@ -11,25 +11,19 @@ import torch
 from torch import nn
 
 from depthmask.nets.models.backbones import build_encoder
+from depthmask.nets.models.hu2019 import Decoder
 from depthmask.nets.models.registry import register_model
-from depthmask.nets.models.upprojection import UpProjection
 
 
-class FCRNDecoder(nn.Module):
-    """1×1 conv to half the channels + BN, four up-projections doubling resolution, 3×3 conv to depth."""
+class FCRNDecoder(Decoder):
+    """Hu et al.'s decoder layers (1×1 conv to half the channels + BN, four up-projections), each
+    up-projection doubling the resolution (no skip sizes, no ReLU after the BN), then a 3×3 conv to depth."""
 
     def __init__(self, num_features: int) -> None:
-        super().__init__()
-        c = num_features // 2
-        self.conv = nn.Conv2d(num_features, c, kernel_size=1, bias=False)
-        self.bn = nn.BatchNorm2d(c)
-        self.up1 = UpProjection(c, c // 2)
-        self.up2 = UpProjection(c // 2, c // 4)
-        self.up3 = UpProjection(c // 4, c // 8)
-        self.up4 = UpProjection(c // 8, c // 16)
-        self.pred = nn.Conv2d(c // 16, 1, kernel_size=3, padding=1, bias=True)
+        super().__init__(num_features)
+        self.pred = nn.Conv2d(self.out_channels, 1, kernel_size=3, padding=1, bias=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         x = self.bn(self.conv(x))
         for up in (self.up1, self.up2, self.up3, self.up4):
             h, w = x.shape[-2:]
