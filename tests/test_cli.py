@@ -50,6 +50,52 @@ def test_help_and_info_without_torch() -> None:
     assert proc.stdout.strip().endswith("ok")
 
 
+def test_info_describes_models_and_engines_without_torch(tmp_path) -> None:
+    """`info` on the shipped ONNX and on an engine's sidecar in a base install: inputs, outputs, metadata."""
+    import json
+    from pathlib import Path
+
+    import depthmask
+
+    model = Path(depthmask.__file__).parent / "assets" / "demo-audit.onnx"
+    engine = tmp_path / "demo.engine"
+    engine.write_bytes(b"engine bytes are TensorRT's own; info reads the sidecar")
+    code = _NO_TORCH + textwrap.dedent(
+        f"""
+        import json
+        from typer.testing import CliRunner
+        from depthmask.cli import app
+        from depthmask.contract.metadata import from_props
+        from depthmask.contract.sidecar import engine_metadata, write_sidecar
+        import onnxruntime as ort
+        r = CliRunner().invoke(app, ["info", {str(model)!r}], terminal_width=200)
+        assert r.exit_code == 0, r.output
+        for text in ("ONNX model", "frames tensor(uint8) ['batch', 64, 208, 3]", "stats tensor(float)",
+                     "valid: `depthmask run` and `check` accept it", "hu2019_tiny", "gflop per frame"):
+            assert text in r.output, (text, r.output)
+        meta = from_props(dict(ort.InferenceSession({str(model)!r}).get_modelmeta().custom_metadata_map))
+        side = engine_metadata(meta, tensorrt_version="10.9.0", gpu="NVIDIA H200", batch_profile=(1, 4, 8),
+                               precision="fp16", builder_flags=["FP16"])
+        write_sidecar({str(engine)!r}, side)
+        r = CliRunner().invoke(app, ["info", {str(engine)!r}], terminal_width=200)
+        assert r.exit_code == 0, r.output
+        for text in ("TensorRT engine", "NVIDIA H200", "10.9.0", "fp16", "valid: "):
+            assert text in r.output, (text, r.output)
+        broken = json.loads(open({str(engine) + ".json"!r}).read())
+        broken["mode"] = "bogus"
+        open({str(engine) + ".json"!r}, "w").write(json.dumps(broken))
+        r = CliRunner().invoke(app, ["info", {str(engine)!r}], terminal_width=200)
+        assert r.exit_code == 0 and "refused by the runtime" in r.output and "bogus" in r.output, r.output
+        assert "torch" not in sys.modules
+        print("ok")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("ok")
+    assert json.loads((tmp_path / "demo.engine.json").read_text())["mode"] == "bogus"
+
+
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0

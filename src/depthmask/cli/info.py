@@ -21,17 +21,22 @@ console = Console()
 
 @app.command(
     epilog=(
-        "Examples:\n\n  depthmask info\n\n  depthmask info runs/g/best.safetensors\n\n"
+        "Examples:\n\n  depthmask info\n\n  depthmask info densenet161-audit.onnx\n\n"
+        "  depthmask info resnet50-fp16.engine\n\n  depthmask info runs/g/best.safetensors\n\n"
         "  depthmask info model_densenet"
     )
 )
 @user_errors
 def info(
     file: Annotated[
-        Path | None, typer.Argument(help="A checkpoint (ours or the authors'); omit for the installation.")
+        Path | None,
+        typer.Argument(
+            help="An exported .onnx or engine (with its .json sidecar), or a checkpoint (ours or the "
+            "authors'); omit for the installation."
+        ),
     ] = None,
 ) -> None:
-    """Describe a checkpoint, or this installation and the registered networks."""
+    """Describe a model, an engine or a checkpoint, or this installation and the registered networks."""
     if file is not None:
         from depthmask.describe import describe
 
