@@ -12,6 +12,10 @@ app = typer.Typer(
     help="See what a monocular depth network looks at: train, export and stream N and its mask net G.",
     no_args_is_help=True,
     add_completion=False,
+    # Markdown, not rich markup: rich reads "[default: 120]" or "[train]" in a help text as a style tag
+    # and drops it.
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,
 )
 

@@ -71,7 +71,7 @@ def bench(
         typer.Option("--model", help="An fp32 .onnx export to measure (and derive variants from)."),
     ] = None,
     backbone: Annotated[
-        BackboneChoice | None, typer.Option(help="Build N = hu2019_<backbone> with G on the fly.")
+        BackboneChoice | None, typer.Option(help="Build N = hu2019_BACKBONE with G on the fly.")
     ] = None,
     depth_net: Annotated[
         str | None, typer.Option("--depth-net", help="N by registry name (instead of --backbone).")

@@ -84,7 +84,7 @@ def export(
         ),
     ] = None,
     backbone: Annotated[
-        BackboneChoice | None, typer.Option(help="Shortcut for --depth-net hu2019_<backbone>.")
+        BackboneChoice | None, typer.Option(help="Shortcut for --depth-net hu2019_BACKBONE.")
     ] = None,
     mask_net: Annotated[
         str | None, typer.Option("--mask-net", help="G [default: from --checkpoint-g, else mask_drn_d_22].")
@@ -120,7 +120,7 @@ def export(
     opset: Annotated[int, typer.Option(help="ONNX opset.")] = 18,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Artefact path [default: <net>-<mode>[-<prec>].onnx]."),
+        typer.Option("--output", "-o", help="Artefact path [default: NET-MODE[-PRECISION].onnx]."),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check/--no-check", help="Parity against PyTorch after export.")
