@@ -259,6 +259,7 @@ def test_damaged_input_becomes_records_and_exit_status_3(audit_model: Path, tmp_
          "--threads", "1", "--batch", "4", "--save", "video,depth"],
     )  # fmt: skip
     assert result.exit_code == exits.FRAMES_FAILED == 3, result.output
+    assert (out / "report.html").is_file() and "report:" in result.output  # every run leaves a report
     assert "Traceback" not in result.output and "decode_error" in result.output
     summary = json.loads((out / "summary.json").read_text())
     recs = records(out)

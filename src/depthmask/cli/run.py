@@ -136,7 +136,19 @@ def run(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_with_progress(cfg)
     print_summary(summary)
+    write_report(cfg.out)
     raise typer.Exit(summary["exit_status"])
+
+
+def write_report(out: Path) -> None:
+    """report.html beside audit.jsonl and summary.json; a report that cannot be written (a full disk)
+    is said in one line and changes nothing about the run's exit status."""
+    from depthmask.report import build_report
+
+    try:
+        console.print(f"report: {build_report(out)}", highlight=False)
+    except OSError as exc:
+        console.print(f"[yellow]warning:[/] report.html could not be written ({exc})", highlight=False)
 
 
 def run_with_progress(cfg: Any, core: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
