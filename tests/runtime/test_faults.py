@@ -226,6 +226,7 @@ def test_a_full_disk_under_the_audit_log_ends_the_run_with_one_line(
         ("--batch", "100000", r"--batch must be a whole number from 1 to 1024, got 100000"),
         ("--depth-range", "0,inf", r"--depth-range must be MIN,MAX in metres"),
         ("--save", "vidoe", r"--save vidoe: unknown.*Did you mean 'video'\?"),
+        ("--max-frames", "0", r"--max-frames must be a whole number from 1 to 1e\+09, got 0"),
         ("--out", "FILE", r"--out .*out\.txt is an existing file; name a folder"),
         ("--out", "UNDER_FILE", r"--out .*out\.txt/sub cannot be written"),
     ],

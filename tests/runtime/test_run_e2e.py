@@ -435,3 +435,22 @@ def test_cli_user_errors(
     assert result.output.lstrip().startswith("error:") and "Traceback" not in result.output
     assert re.search(message, " ".join(result.output.split())), result.output
     assert not (out / "summary.json").exists()
+
+
+def test_max_frames_bounds_each_source(audit_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["run", synthetic(50), str(folder), "--model", str(audit_model), "--out", str(out), "--threads", "1",
+         "--max-frames", "3", "--save", "depth"],
+    )  # fmt: skip
+    assert result.exit_code == exits.OK, result.output
+    recs = records(out)
+    by_source = {s: sorted(r["frame"] for r in recs if r["source"] == s) for s in {r["source"] for r in recs}}
+    assert sorted(by_source.values()) == [[0, 1, 2], [0, 1, 2]]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [d["frames_read"] for d in summary["sources"]] == [3, 3] and summary["config"]["max_frames"] == 3

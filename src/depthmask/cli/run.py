@@ -60,7 +60,8 @@ def parse_range(text: str | None) -> tuple[float, float] | None:
         "  depthmask run dashcam.mp4 --model m.onnx --save video,depth --out runs/dashcam\n\n"
         "  depthmask run rtsp://127.0.0.1:8554/cam --model m.engine --policy live\n\n"
         "  depthmask run 'synthetic:frames=60' --model m.onnx\n\n"
-        "  depthmask run clip.mp4 --model m.onnx --backend torch --precision bf16"
+        "  depthmask run clip.mp4 --model m.onnx --backend torch --precision bf16\n\n"
+        "  depthmask run long_drive.mp4 --model m.onnx --max-frames 500"
     )
 )
 @user_errors
@@ -104,6 +105,9 @@ def run(
     depth_range: Annotated[
         str | None, typer.Option(help="Fixed overlay depth range MIN,MAX in metres.")
     ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(help="Read at most this many frames from each source [default: all].")
+    ] = None,
     depth_net: Annotated[
         str | None,
         typer.Option(
@@ -132,6 +136,7 @@ def run(
         precision=precision.value if precision else None,
         depth_range=parse_range(depth_range),
         depth_net=depth_net,
+        max_frames=max_frames,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_with_progress(cfg)

@@ -19,6 +19,7 @@ MAX_BATCH = 1024
 MAX_BUFFER = 4096
 MAX_WAIT_MS = 60_000.0
 MAX_THREADS_PER_CORE = 4
+MAX_FRAMES = 10**9
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class RunConfig:
     precision: Literal["fp32", "bf16", "fp16"] | None = None  # torch backend only; None = fp32
     depth_range: tuple[float, float] | None = None  # fixed colour range for the overlay; None adapts slowly
     depth_net: str | None = None  # the user's own N (`module:factory`) for --backend torch to rebuild
+    max_frames: int | None = None  # read at most this many frames from each source; None: to its end
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -62,6 +64,8 @@ class RunConfig:
             _bounded(
                 "--threads", self.threads, 1, max(MAX_THREADS_PER_CORE * cores, 1), f"{cores} cores here"
             )
+        if self.max_frames is not None:
+            _bounded("--max-frames", self.max_frames, 1, MAX_FRAMES)
         _choice("--policy", self.policy, POLICIES, optional=True)
         _choice("--fit", self.fit, FITS)
         _choice("--precision", self.precision, PRECISIONS, optional=True)

@@ -43,6 +43,7 @@ class PipelineOptions:
     buffer: int = 8
     realtime: bool = False
     fit: Fit = "resize"
+    max_frames: int | None = None  # per source; the source is then left unread, as if it had ended
 
 
 @dataclass
@@ -130,6 +131,8 @@ class Pipeline:
                     item.input, item.error = None, f"{source.source_id}: frame {frame.index}: {exc!r}"
                 if not self.buffer.put(index, item):
                     break  # the run is over: this frame was read after the end and is not counted
+                if self.options.max_frames is not None and self.buffer.read[index] >= self.options.max_frames:
+                    break
         except Exception as exc:  # a reader must never die silently: its source ends, and says why
             self.end_notes[index] = f"reader failed: {type(exc).__name__}: {exc}"
             log.error("%s: %s", source.source_id, self.end_notes[index])

@@ -100,7 +100,9 @@ def _run_deferring(
             "effective config: backend=%s batch=%d policy=%s fit=%s model=%s",
             backend.name, cfg.batch, policies, cfg.fit, cfg.model,
         )  # fmt: skip
-        options = PipelineOptions(cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit)
+        options = PipelineOptions(
+            cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit, max_frames=cfg.max_frames
+        )
         t0 = time.time()
         pipeline = Pipeline(sources, policies, backend, sinks, options, on_result)
         calm.enter_context(deferred())
