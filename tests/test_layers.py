@@ -19,7 +19,7 @@ BOTTOM = {"__init__", "errors", "settings", "environment", "contract"}
 ALLOWED: dict[str, set[str]] = {
     "__init__": {"errors"},
     "errors": set(),
-    "settings": set(),
+    "settings": {"errors"},
     "environment": {"__init__", "errors"},
     "contract": {"__init__", "errors"},
     "synthetic": BOTTOM,

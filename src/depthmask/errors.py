@@ -7,7 +7,9 @@ traceback). Every other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
+from typing import Any
 
 
 class DepthmaskError(Exception):
@@ -46,6 +48,17 @@ def closest(value: str, choices: Iterable[str]) -> str:
     """A ' Did you mean ...?' hint naming the closest valid choice, or '' when none is close."""
     match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
     return f" Did you mean {match[0]!r}?" if match else ""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 100, 100, 4
+
+
+def shown(value: Any, limit: int = 120) -> str:
+    """A value as an error message shows it: a bounded repr (a huge or deeply nested value read from a
+    file is shown in part, never walked whole), cut to `limit` characters."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def module_available(module: str) -> bool:

@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from depthmask.errors import ConfigError, closest
+
 
 def settings_dict(settings: Any) -> dict[str, Any]:
     """A settings dataclass as JSON-ready fields: paths as strings, tuples as lists."""
@@ -16,3 +18,12 @@ def settings_dict(settings: Any) -> dict[str, Any]:
             str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
         )
     return out
+
+
+def check_choice(option: str, value: Any, choices: tuple[str, ...], *, optional: bool = False) -> None:
+    """ConfigError unless `value` is one of `choices` (or None when `optional`), with the closest one."""
+    if (value is None and optional) or value in choices:
+        return
+    raise ConfigError(
+        f"{option} {value!r} is not one of {', '.join(choices)}." + closest(str(value), choices)
+    )

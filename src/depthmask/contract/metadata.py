@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import math
 import os
-import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import numpy as np
 from depthmask import __version__
 from depthmask.contract.constants import DEPTH_UNITS, IMAGENET_MEAN, IMAGENET_STD
 from depthmask.contract.spec import BATCH_AXIS, CHANNEL_ORDERS, INPUT_NAME, MODES, PRECISIONS, graph_spec
-from depthmask.errors import ContractError
+from depthmask.errors import ContractError, shown
 
 FORMAT_VERSION = 1
 MAX_SIDE = 16384  # no depth net takes a side longer than this; larger is a corrupt or hostile value
@@ -263,16 +262,6 @@ def _positive_side(v: Any) -> bool:
     return _is_int(v) and 0 < v <= MAX_SIDE
 
 
-_REPR = reprlib.Repr()
-_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 100, 100, 4
-
-
-def _short(value: Any, limit: int = 120) -> str:
-    """A bounded repr: a huge or deeply nested value is shown in part, never walked whole."""
-    text = _REPR.repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class _Problems:
     """Collects `key value (expected …)` phrases, so one error lists everything that differs."""
 
@@ -281,7 +270,7 @@ class _Problems:
 
     def want(self, ok: bool, key: str, value: Any, expected: str) -> bool:
         if not ok:
-            self.items.append(f"{key} = {_short(value)} (expected {expected})")
+            self.items.append(f"{key} = {shown(value)} (expected {expected})")
         return ok
 
 

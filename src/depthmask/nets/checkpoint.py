@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from depthmask import __version__
-from depthmask.errors import CheckpointError
+from depthmask.errors import CheckpointError, shown
 
 FORMAT = "depthmask-checkpoint/1"
 _HEADER_KEY = "depthmask"
@@ -172,7 +172,8 @@ def _check_tensor_entries(path: Path, header: dict[str, Any], data_bytes: int) -
     meta = header.get("__metadata__", {})
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise CheckpointError(
-            f"{path}: header key '__metadata__' is {_short(meta)}, expected an object of strings; {_REMAKE}"
+            f"{path}: header key '__metadata__' is {shown(meta, 80)}, expected an object of strings; "
+            f"{_REMAKE}"
         )
     for name, entry in header.items():
         if name == "__metadata__":
@@ -188,7 +189,7 @@ def _check_tensor_entries(path: Path, header: dict[str, Any], data_bytes: int) -
         )
         if not ok:
             raise CheckpointError(
-                f"{path}: header entry {name!r} is {_short(entry)}, expected a tensor "
+                f"{path}: header entry {name!r} is {shown(entry, 80)}, expected a tensor "
                 "{dtype, shape, data_offsets}; the file is damaged or not a safetensors checkpoint"
             )
         begin, end = entry["data_offsets"]
@@ -232,7 +233,7 @@ def check_config(config: Any, path: str | Path) -> dict[str, Any]:
 
     def want(ok: bool, key: str, expected: str) -> None:
         if not ok:
-            found = _short(config[key]) if key in config else "missing"
+            found = shown(config[key], 80) if key in config else "missing"
             raise CheckpointError(
                 f"{path}: in its header, config key {key!r} is {found}, expected {expected}; {_REMAKE}"
             )
@@ -300,9 +301,3 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    """A value as a message shows it: its repr, cut to `limit` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

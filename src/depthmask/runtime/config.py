@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from depthmask.errors import ConfigError, closest
+from depthmask.settings import check_choice
 from depthmask.sources.fit import FITS
 
 SAVE_KINDS = frozenset({"video", "depth", "depth_masked", "mask", "samples"})
@@ -66,9 +67,9 @@ class RunConfig:
             )
         if self.max_frames is not None:
             _bounded("--max-frames", self.max_frames, 1, MAX_FRAMES)
-        _choice("--policy", self.policy, POLICIES, optional=True)
-        _choice("--fit", self.fit, FITS)
-        _choice("--precision", self.precision, PRECISIONS, optional=True)
+        check_choice("--policy", self.policy, POLICIES, optional=True)
+        check_choice("--fit", self.fit, FITS)
+        check_choice("--precision", self.precision, PRECISIONS, optional=True)
         unknown = sorted(set(self.save) - SAVE_KINDS)
         if unknown:
             raise ConfigError(
@@ -99,10 +100,3 @@ def _bounded(option: str, value: Any, lo: float, hi: float, why: str = "", *, in
         what = "a whole number" if integer else "a number"
         note = f" ({why})" if why else ""
         raise ConfigError(f"{option} must be {what} from {lo:g} to {hi:g}{note}, got {value!r}")
-
-
-def _choice(option: str, value: Any, choices: tuple[str, ...], *, optional: bool = False) -> None:
-    if (value is None and optional) or value in choices:
-        return
-    hint = closest(value, choices) if isinstance(value, str) else ""
-    raise ConfigError(f"{option} {value!r} is not one of {', '.join(choices)}.{hint}")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from depthmask.errors import ConfigError, closest
+from depthmask.errors import ConfigError
+from depthmask.settings import check_choice
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("none", "bf16", "fp16")
@@ -224,10 +225,7 @@ def load_config(path: str | Path) -> TrainConfig:
 
 
 def _choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(
-            f"--{flag} {value!r} is not one of {', '.join(choices)}." + closest(str(value), choices)
-        )
+    check_choice(f"--{flag}", value, choices)
 
 
 def _flag(name: str) -> str:
