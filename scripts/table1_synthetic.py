@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPTH_NET = ROOT / "src" / "depthmask" / "assets" / "demo-depth.safetensors"
-SIZE = "64,208"  # the shipped demo's input size (N was trained there)
+SIZE = "64x208"  # the shipped demo's input size (N was trained there)
 
 
 def depthmask() -> list[str]:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         run(
             ["train", "mask", "--network", "mask_drn_tiny", "--depth-checkpoint", str(opts.depth_checkpoint),
              "--data", f"synthetic:frames={opts.frames},seed=0", "--lam", str(lam), "--batch-size", "8",
-             "--epochs", str(opts.epochs), "--lr", "0.001", "--schedule", "constant", "--input-size", SIZE,
+             "--epochs", str(opts.epochs), "--lr", "0.001", "--schedule", "constant", "--size", SIZE,
              "--seed", "0", "--device", "cpu", "--workers", "0", "--no-progress", "--no-tensorboard",
              "--out", str(out)],
             opts.out / f"train-lam{lam}.log",
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         masks += ["--mask", str(out / "last.safetensors")]
     table = run(
         ["eval", "--data", f"synthetic:frames={opts.test_frames},seed=0", "--depth-checkpoint",
-         str(opts.depth_checkpoint), *masks, "--input-size", SIZE, "--device", "cpu"],
+         str(opts.depth_checkpoint), *masks, "--size", SIZE, "--device", "cpu"],
         opts.out / "eval.log",
     )  # fmt: skip
     (opts.out / "table1.txt").write_text(table)

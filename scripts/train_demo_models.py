@@ -59,7 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "src" / "depthmask" / "assets"
 
 # What the shipped models are. Every number here ends up in demo-provenance.json.
-HEIGHT, WIDTH = 64, 208  # KITTI's aspect (1242×375 ≈ 3.3:1), small enough to train and stream on 2 cores
+# KITTI's aspect (1242×375 ≈ 3.3:1) at a third of its size: trains and streams on 2 cores.
+HEIGHT, WIDTH = 64, 208
 DEPTH_NET = "hu2019_tiny"
 MASK_NET = "mask_drn_tiny"
 DATA_SEED = 0  # the training drive's scene seed (layout, lighting, traffic)
@@ -194,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     assets.mkdir(parents=True, exist_ok=True)
     stages = Stages(depthmask_executable(), work, args.reuse)
-    size = f"{HEIGHT},{WIDTH}"
-    common = ["--input-size", size, "--seed", str(TRAIN_SEED), "--device", "cpu", "--deterministic",
+    size = f"{HEIGHT}x{WIDTH}"
+    common = ["--size", size, "--seed", str(TRAIN_SEED), "--device", "cpu", "--deterministic",
               "--workers", "0", "--log-every", "10", "--no-progress", "--no-tensorboard"]  # fmt: skip
 
     depth_dir, mask_dir = work / "depth", work / "mask"
@@ -226,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(g_run, g_path)
     stages.run(
         "export",
-        ["export", "--checkpoint-n", rel(n_path), "--checkpoint-g", rel(g_path), "--height", str(HEIGHT),
-         "--width", str(WIDTH), "--mode", "audit", "--precision", "fp32", "--output", rel(onnx_path)],
+        ["export", "--checkpoint-n", rel(n_path), "--checkpoint-g", rel(g_path), "--size", size,
+         "--mode", "audit", "--precision", "fp32", "--output", rel(onnx_path)],
         onnx_path,
         inputs=(n_path, g_path),
     )  # fmt: skip
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     stages.run(
         "eval",
         ["eval", "--data", held_out, "--depth-checkpoint", rel(n_path), "--mask", rel(g_path),
-         "--input-size", size, "--device", "cpu", "--out", rel(eval_dir)],
+         "--size", size, "--device", "cpu", "--out", rel(eval_dir)],
         eval_dir / "eval.json",
         inputs=(n_path, g_path),
         folder=eval_dir,
@@ -297,10 +298,16 @@ def build_provenance(
     mask_summary = json.loads((work / "mask" / "summary.json").read_text())
     meta = read_onnx_metadata(assets / ONNX_FILE)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    # Files that differed from that commit when the models were made (a run before the code was
+    # committed says so, rather than claiming the commit alone made them).
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "src", "scripts"],
+                            cwd=ROOT, capture_output=True, text=True).stdout  # fmt: skip
+    changed = sorted(line[3:] for line in status.splitlines() if line[3:])
     return {
         "what": "the small N and G that `depthmask demo` streams; rebuilt by scripts/train_demo_models.py",
         "depthmask_version": __version__,
         "commit": commit.strip() or None,
+        "changed_from_commit": changed,
         "torch_version": torch.__version__,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -108,3 +109,32 @@ def test_short_help_and_hand_written_defaults_are_shown() -> None:
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.replace("│", " ").split())  # the panel's borders wrap long lines
     assert "[default: 120, 12 s at 10 frames/s]" in text and "(needs the [train] extra)" in text, text
+
+
+def test_commands_that_need_torch_say_so_in_one_line_without_it(tmp_path) -> None:
+    """A base install (no torch): each torch command ends in one `error:` line with the install command."""
+    model = str(Path(__file__).resolve().parents[1] / "src" / "depthmask" / "assets" / "demo-audit.onnx")
+    code = _NO_TORCH + textwrap.dedent(
+        f"""
+        from typer.testing import CliRunner
+        from depthmask.cli import app
+        commands = [
+            ["export", "--random-weights", "--mask-net", "mask_drn_tiny", "--mode", "mask", "-o", "m.onnx"],
+            ["check", {model!r}],
+            ["train", "depth", "-d", "synthetic:frames=2"],
+            ["eval", "-d", "synthetic:frames=2", "--depth-checkpoint", "n.safetensors"],
+            ["run", "synthetic:frames=2", "--model", {model!r}, "--backend", "torch", "--out", "out"],
+        ]
+        for args in commands:
+            r = CliRunner().invoke(app, args)
+            last = r.output.strip().splitlines()[-1]
+            assert r.exit_code == 1 and "Traceback" not in r.output, (args, r.output)
+            assert last.startswith("error:") and "depthmask[train]" in last, (args, r.output)
+        print("ok")
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("ok")

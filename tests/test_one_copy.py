@@ -23,8 +23,13 @@ ONCE = {
     "check_engine_compatible": "contract/compat.py",
     "graph_spec": "contract/spec.py",
     "graph_from_metadata": "nets/rebuild.py",
+    "parse_size": "settings.py",
+    "placement": "sources/fit.py",
 }
-CONSTANTS = {"EPSILON", "FAR_FRACTION", "FID_MIN_DEPTH", "IMAGENET_MEAN", "IMAGENET_STD", "AUTHORS_LAMBDA"}
+CONSTANTS = {
+    "EPSILON", "FAR_FRACTION", "FID_MIN_DEPTH", "IMAGENET_MEAN", "IMAGENET_STD", "AUTHORS_LAMBDA",
+    "MASK_EMPTY_KEEP", "MASK_FULL_KEEP",
+}  # fmt: skip
 
 
 def _definitions() -> tuple[dict[str, list[str]], dict[str, list[str]]]:

@@ -32,7 +32,8 @@ REBUILD_HINT = "run `python scripts/train_demo_models.py` from a source checkout
 class DemoConfig:
     """Settings of the demo: where to write, how many frames, which source, backend and batch.
 
-    `frames` applies to the synthetic drive only (None: DEFAULT_FRAMES); a `source` is read to its end.
+    `frames` applies to the synthetic drive only (None: DEFAULT_FRAMES); a `source` is read to its end,
+    or to `max_frames`. Each demo writes a new folder (`runs/demo`, `runs/demo2`, …) unless `exist_ok`.
     """
 
     out: Path = Path("runs/demo")
@@ -41,6 +42,8 @@ class DemoConfig:
     backend: str | None = None  # None: ONNX Runtime (from the model's suffix)
     batch: int = 4
     threads: int | None = None  # None: ONNX Runtime's default (all cores)
+    max_frames: int | None = None  # read at most this many frames of the source
+    exist_ok: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.out, Path):
@@ -57,6 +60,8 @@ class DemoConfig:
             raise ConfigError(f"--batch must be at least 1, got {self.batch}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"--max-frames must be at least 1, got {self.max_frames}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
@@ -67,6 +72,8 @@ class DemoConfig:
             "backend": self.backend,
             "batch": self.batch,
             "threads": self.threads,
+            "max_frames": self.max_frames,
+            "exist_ok": self.exist_ok,
         }
 
 
@@ -107,11 +114,15 @@ def demo_source(cfg: DemoConfig, height: int, width: int) -> str:
     return f"synthetic:frames={frames},height={height},width={width},seed={DEMO_SEED}"
 
 
-def demo(cfg: DemoConfig, on_result: Callable[[Any], None] | None = None) -> dict[str, Any]:
+def demo(
+    cfg: DemoConfig,
+    on_result: Callable[[Any], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
+) -> dict[str, Any]:
     """Run the demo; returns the run summary with `report` (report.html) and `demo` (what ran) added.
 
-    The summary is also in `cfg.out / "summary.json"`, including the `demo` section, so the report and
-    later readers see which shipped model and source the run used.
+    The summary is also in the run folder's summary.json (`summary["out"]`), including the `demo`
+    section, so the report and later readers see which shipped model and source the run used.
     """
     from depthmask.report import build_report
     from depthmask.runtime.backends.onnxruntime import read_onnx_info
@@ -124,9 +135,11 @@ def demo(cfg: DemoConfig, on_result: Callable[[Any], None] | None = None) -> dic
     info = read_onnx_info(model)  # the frame size the synthetic drive is rendered at
     source = demo_source(cfg, info.height, info.width)
     run_cfg = RunConfig(
-        sources=(source,), model=model, backend=cfg.backend, batch=cfg.batch, out=cfg.out, threads=cfg.threads
-    )
-    summary = run(run_cfg, on_result=on_result)
+        sources=(source,), model=model, backend=cfg.backend, batch=cfg.batch, out=cfg.out,
+        threads=cfg.threads, max_frames=cfg.max_frames, exist_ok=cfg.exist_ok,
+    )  # fmt: skip
+    summary = run(run_cfg, on_result=on_result, on_start=on_start)
+    out = Path(summary["out"])
     summary["demo"] = {
         "config": cfg.to_dict(),
         "source": source,
@@ -138,6 +151,6 @@ def demo(cfg: DemoConfig, on_result: Callable[[Any], None] | None = None) -> dic
             "commands": provenance.get("commands"),
         },
     }
-    write_json_atomic(cfg.out / "summary.json", summary)
-    summary["report"] = str(build_report(cfg.out))
+    write_json_atomic(out / "summary.json", summary)
+    summary["report"] = str(build_report(out))
     return summary

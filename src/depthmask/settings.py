@@ -27,3 +27,18 @@ def check_choice(option: str, value: Any, choices: tuple[str, ...], *, optional:
     raise ConfigError(
         f"{option} {value!r} is not one of {', '.join(choices)}." + closest(str(value), choices)
     )
+
+
+def parse_size(text: str | None, option: str = "--size") -> tuple[int, int] | None:
+    """'228x304' (H x W in pixels; 'X' and '×' read as 'x') → (228, 304); None → None (the default size).
+
+    The one spelling of a frame size on every command (`--size`, `--depth-size`) and in dataset specs."""
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.strip().lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise ConfigError(f"{option} takes HxW in pixels, e.g. 228x304; got {text!r}") from None
+    if h <= 0 or w <= 0:
+        raise ConfigError(f"{option} takes a positive HxW in pixels, e.g. 228x304; got {text!r}")
+    return h, w

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from depthmask.bench.config import BenchConfig
-from depthmask.cli.bench import parse_batches, parse_list, parse_size
+from depthmask.cli.bench import parse_batches, parse_list
 from depthmask.errors import ConfigError
+from depthmask.settings import parse_size
 
 
 def test_defaults_follow_the_latency_conventions() -> None:
@@ -66,7 +67,7 @@ def test_frozen_and_derived_with_replace() -> None:
 def test_cli_parsers() -> None:
     assert parse_size("228x304") == (228, 304)
     assert parse_size("256×832") == (256, 832)
-    assert parse_size(None) == (None, None)
+    assert parse_size(None) is None
     assert parse_batches("1, 4,8") == (1, 4, 8)
     assert parse_list("ONNXRuntime,torch", "backend") == ("onnxruntime", "torch")
     with pytest.raises(ConfigError, match="HxW"):

@@ -37,7 +37,7 @@ def test_options_build_the_config(monkeypatch: pytest.MonkeyPatch, checkpoints: 
     seen = capture_config(monkeypatch)
     n, g = checkpoints
     args = ["export", "--backbone", "densenet161", "--checkpoint-n", str(n), "--checkpoint-g", str(g),
-            "--mode", "masked", "--height", "256", "--width", "832", "--batch-profile", "1,8,32",
+            "--mode", "masked", "--size", "256x832", "--batch-profile", "1,8,32",
             "--format", "both", "--precision", "int8", "--calibration", "drive/", "--opset", "19",
             "-o", "m.onnx", "--no-check", "--channel-order", "rgb"]  # fmt: skip
     result = runner.invoke(app, args)
@@ -87,8 +87,8 @@ def test_engine_without_tensorrt_says_how_to_install() -> None:
 
 def test_export_then_check_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    args = ["export", "--mask-net", "mask_drn_tiny", "--mode", "mask", "--height", str(SIZE[0]),
-            "--width", str(SIZE[1]), "--random-weights", "--seed", "3", "-o", "tiny.onnx"]  # fmt: skip
+    args = ["export", "--mask-net", "mask_drn_tiny", "--mode", "mask", "--size", f"{SIZE[0]}x{SIZE[1]}",
+            "--random-weights", "--seed", "3", "-o", "tiny.onnx"]  # fmt: skip
     result = runner.invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "UNTRAINED" in result.output and "PASS" in result.output

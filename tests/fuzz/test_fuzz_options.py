@@ -3,6 +3,7 @@ accepted or refused with a typed error (exit 1, one `error:` line) or typer's us
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,8 @@ def test_run_command_line_values_end_in_a_message(tmp_path_factory: Any, option:
     if option != "--out":
         args += ["--out", str(folder / "out")]
     CASES["run command line"] += 1
-    result = CliRunner().invoke(app, args)
+    with contextlib.chdir(folder):  # a relative --out value is created here, not in the checkout
+        result = CliRunner().invoke(app, args)
     assert result.exit_code in (1, 2), (args, result.exit_code, result.output)
     assert "Traceback" not in result.output, (args, result.output)
     if result.exit_code == 1:

@@ -133,7 +133,7 @@ def test_export_refuses_a_factory_the_checkpoint_names(
 ) -> None:
     out = tmp_path / "m.onnx"
     args = ["export", "--checkpoint-n", str(evil_n), "--checkpoint-g", str(tiny_g)]
-    result = runner.invoke(app, [*args, "--height", "64", "--width", "96", "--no-check", "-o", str(out)])
+    result = runner.invoke(app, [*args, "--size", "64x96", "--no-check", "-o", str(out)])
     _refused(result, evil_n, evil.spec, "--depth-net")
     assert not evil.marker.exists()
     assert not out.exists()
@@ -142,7 +142,7 @@ def test_export_refuses_a_factory_the_checkpoint_names(
 def test_eval_refuses_a_factory_named_by_n_or_by_gs_record(
     tmp_path: Path, evil: Evil, evil_n: Path, tiny_g: Path
 ) -> None:
-    common = ["eval", "-d", "synthetic:frames=2", "--input-size", "64,96", "--device", "cpu"]
+    common = ["eval", "-d", "synthetic:frames=2", "--size", "64x96", "--device", "cpu"]
     result = runner.invoke(app, [*common, "--depth-checkpoint", str(evil_n), "-o", str(tmp_path / "e1")])
     _refused(result, evil_n, evil.spec, "--depth-network")
 
@@ -161,7 +161,7 @@ def test_train_mask_refuses_a_factory_the_n_checkpoint_names(
     tmp_path: Path, evil: Evil, evil_n: Path
 ) -> None:
     args = ["train", "mask", "-d", "synthetic:frames=4", "-n", "mask_drn_tiny", "--depth-checkpoint"]
-    more = ["--input-size", "32,48", "--device", "cpu", "--workers", "0", "-o", str(tmp_path / "run")]
+    more = ["--size", "32x48", "--device", "cpu", "--workers", "0", "-o", str(tmp_path / "run")]
     result = runner.invoke(app, [*args, str(evil_n), *more])
     _refused(result, evil_n, evil.spec, "--depth-network")
     assert not evil.marker.exists()
@@ -256,7 +256,7 @@ def test_resume_never_builds_the_network_a_training_state_names(tmp_path: Path, 
     }
     path = save_state(run / "last.state.pt", state)
     assert load_state(path)["config"]["network"] == evil.spec  # read as data only
-    args = ["train", "depth", "-d", "synthetic:frames=4", "-n", "hu2019_tiny", "--input-size", "32,48"]
+    args = ["train", "depth", "-d", "synthetic:frames=4", "-n", "hu2019_tiny", "--size", "32x48"]
     more = ["--device", "cpu", "--workers", "0", "-o", str(run), "--resume", str(path)]
     result = runner.invoke(app, [*args, *more])
     _refused(result, "--resume", evil.spec)

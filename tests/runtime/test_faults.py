@@ -176,7 +176,9 @@ def test_a_full_disk_under_the_video_is_recorded_and_the_audit_goes_on(
     source, out = synthetic(12), tmp_path / "out"
     _dir(out, source).mkdir(parents=True)
     (_dir(out, source) / "overlay.mp4").symlink_to("/dev/full")
-    summary = run(RunConfig(sources=(source,), model=audit_model, out=out, threads=THREADS, batch=4))
+    summary = run(
+        RunConfig(sources=(source,), model=audit_model, out=out, threads=THREADS, batch=4, exist_ok=True)
+    )
     assert summary["exit_status"] == exits.OK
     assert "No space left on device" in summary["failed_outputs"]["video"]
     assert summary["counts"]["ok"] == len(records(out)) == 12  # the synthetic source's length
@@ -190,7 +192,14 @@ def test_an_unwritable_depth_folder_is_recorded_and_the_audit_goes_on(
     _dir(out, source).mkdir(parents=True)
     (_dir(out, source) / "depth").write_text("a file where the depth folder goes")
     summary = run(
-        RunConfig(sources=(source,), model=audit_model, out=out, threads=THREADS, save=frozenset({"depth"}))
+        RunConfig(
+            sources=(source,),
+            model=audit_model,
+            out=out,
+            threads=THREADS,
+            save=frozenset({"depth"}),
+            exist_ok=True,
+        )
     )
     assert "open failed" in summary["failed_outputs"]["files"] and summary["counts"]["ok"] == 6 == len(
         records(out)
@@ -206,7 +215,8 @@ def test_a_full_disk_under_the_audit_log_ends_the_run_with_one_line(
     out.mkdir()
     (out / "audit.jsonl").symlink_to("/dev/full")
     result = CliRunner().invoke(
-        app, ["run", synthetic(6), "--model", str(audit_model), "--out", str(out), "--threads", "1"]
+        app,
+        ["run", synthetic(6), "--model", str(audit_model), "--out", str(out), "--threads", "1", "--exist-ok"],
     )
     assert result.exit_code == exits.USER_ERROR, result.output
     assert result.output.lstrip().startswith("error:") and "Traceback" not in result.output

@@ -180,7 +180,7 @@ def test_live_policy_drops_and_counts_frames(audit_model: Path, tmp_path: Path, 
     out = tmp_path / "out"
     cfg = config(
         audit_model, [synthetic(frames, fps=fps)], out,
-        backend=slow_backend, policy="live", realtime=True, buffer=2, save=frozenset({"video"}),
+        backend=slow_backend, policy="live", realtime=True, save=frozenset({"video"}),
     )  # fmt: skip
     summary = run(cfg)
     counts = summary["counts"]
@@ -193,8 +193,21 @@ def test_live_policy_drops_and_counts_frames(audit_model: Path, tmp_path: Path, 
     dropped = [r for r in recs if r["status"] == "dropped"]
     assert len(dropped) == counts["dropped"] and all("live policy" in r["error"] for r in dropped)
     assert summary["backend"]["delay_s"] == 0.1
+    # Live means the newest frames: each inferred frame waited at most about one batch (0.1 s), not the
+    # growing backlog that `every` would build (30 frames at 0.1 s each, 3 s by the end).
+    assert all("written" in r["age_ms"] for r in recs)
+    ages = [r["age_ms"]["infer"] for r in recs if r["status"] == "ok"]
+    assert max(ages) < 400, ages
+    assert summary["age_ms"]["infer"]["count"] == counts["ok"]
+    (sid,) = summary["drops_by_source"]
+    assert summary["drops_by_source"][sid] == {
+        "read": frames, "dropped": counts["dropped"], "rate": round(counts["dropped"] / frames, 4)
+    }  # fmt: skip
+    # The overlay plays at the source's speed: a dropped frame holds the last processed picture.
     (video,) = videos(summary)
-    assert video_frames(Path(video)) == counts["ok"]  # dropped frames were never processed
+    assert video_frames(Path(video)) == frames
+    held = next(o["held_pictures"] for o in summary["outputs"] if "held_pictures" in o)
+    assert counts["dropped"] - 1 <= held[video] <= counts["dropped"]  # the first may precede any picture
 
 
 class FailingOnnxRuntime(SlowOnnxRuntime):

@@ -151,7 +151,7 @@ def test_random_mask_and_edge_baseline_at_the_same_sparseness(files, result) -> 
     assert row.rmse_edges == pytest.approx(keep, rel=1e-6)
     m_prime = result.condition("M'", "lam3")
     assert m_prime.stats["mask_mean"] == m_prime.stats["mask_keep"] == row.sparseness
-    assert result.effective["input_size_from"] == "--input-size"
+    assert result.effective["input_size_from"] == "--size"
 
 
 def test_edge_mask_keeps_the_strongest_edges() -> None:
@@ -205,8 +205,8 @@ def test_cli_eval_writes_tables_and_exits_cleanly(files, tmp_path: Path) -> None
     out = tmp_path / "cli"
     args = ["eval", "-d", _spec(files), "--depth-checkpoint", str(files["n"]), "-m", str(files["lam3"])]
     args += [
-        "--input-size",
-        "64,96",
+        "--size",
+        "64x96",
         "--device",
         "cpu",
         "--no-edges",
@@ -276,7 +276,7 @@ def test_depth_metrics_of_n_alone_on_the_synthetic_scene(files, tmp_path: Path) 
         "synthetic:frames=2,seed=1",
         "--depth-checkpoint",
         str(files["n"]),
-        "--input-size",
+        "--size",
         "64x96",
     ]
     res = runner.invoke(app, [*args, "--device", "cpu", "-o", str(tmp_path)])

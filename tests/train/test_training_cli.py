@@ -23,7 +23,7 @@ def test_cli_trains_n_then_g_and_resumes(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         shlex.split(
-            f"train depth -n hu2019_tiny -d synthetic:frames=8 --input-size 32x48 -b 4 --epochs 1 "
+            f"train depth -n hu2019_tiny -d synthetic:frames=8 --size 32x48 -b 4 --epochs 1 "
             f"--device cpu --workers 0 --no-progress -o {n_out}"
         ),
     )
@@ -33,7 +33,7 @@ def test_cli_trains_n_then_g_and_resumes(tmp_path: Path) -> None:
 
     n = n_out / "last.safetensors"
     args = (
-        f"train mask -d synthetic:frames=8,seed=5 --depth-checkpoint {n} -n mask_drn_tiny --input-size 32x48 "
+        f"train mask -d synthetic:frames=8,seed=5 --depth-checkpoint {n} -n mask_drn_tiny --size 32x48 "
         f"-b 4 --epochs 2 --max-steps 3 --lam 2 --device cpu --workers 0 --no-progress -o {g_out}"
     )
     result = runner.invoke(app, shlex.split(args))

@@ -38,7 +38,7 @@ def test_defaults_are_the_authors() -> None:
         ({"lr_gamma": 2.0}, r"--lr-gamma must be in \(0, 1\]"),
         ({"workers": -1}, "--workers must be ≥ 0"),
         ({"max_steps": 0}, "--max-steps must be at least 1"),
-        ({"input_size": (4, 300)}, "--input-size must be H,W with both at least 8"),
+        ({"input_size": (4, 300)}, "--size must be HxW with both at least 8"),
         ({"deterministic": True, "cudnn_benchmark": True}, "contradict"),
         ({"pretrained": True, "checkpoint": "n.safetensors"}, "pass only one"),
         ({"loss": "l2"}, "--loss 'l2' is not one of hu2019, fcrn"),
@@ -88,7 +88,7 @@ def _dry_run(command: str) -> dict:
 
 def test_cli_train_depth_builds_the_exact_config() -> None:
     built = _dry_run(
-        "train depth -d synthetic:frames=64 -n hu2019_tiny --input-size 64x96 -b 4 --epochs 3 "
+        "train depth -d synthetic:frames=64 -n hu2019_tiny --size 64x96 -b 4 --epochs 3 "
         "--max-steps 50 --lr 3e-4 --weight-decay 0 --schedule cosine --seed 7 --device cpu --amp bf16 "
         "--channels-last --deterministic --workers 0 -o runs/n --checkpoint-every 20 --log-every 5 "
         "--on-bad-input skip --no-progress --no-tensorboard --loss fcrn"
@@ -153,8 +153,8 @@ def test_cli_reports_config_errors_without_traceback() -> None:
     assert result.exit_code == 1
     assert "error:" in result.output and "--depth-checkpoint" in result.output
     assert "Traceback" not in result.output
-    result = runner.invoke(app, ["train", "depth", "-d", "x", "--input-size", "64", "--dry-run"])
-    assert result.exit_code == 1 and "--input-size takes H,W" in result.output
+    result = runner.invoke(app, ["train", "depth", "-d", "x", "--size", "64", "--dry-run"])
+    assert result.exit_code == 1 and "--size takes HxW" in result.output
 
 
 def test_cli_help_ends_with_examples() -> None:

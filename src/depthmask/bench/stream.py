@@ -103,9 +103,9 @@ def _pipeline(backend: Any, source: Any, batch: int, realtime: bool) -> tuple[An
 
     def on_result(result: Any) -> None:
         if result.status == "ok":
-            latency = (time.perf_counter() - result.item.t_read) * 1e3
+            record = result.record(time.perf_counter())  # the runtime's own split of the latency
+            latency, timings = record["latency_ms"], record["stages_ms"]
             latencies.append(latency)
-            timings = result.item.timings
             for k in ("decode", "preprocess"):
                 if k in timings:
                     stages[k].append(timings[k])

@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 
 from depthmask.bench.config import MIN_ITERATIONS, MIN_SECONDS, BenchConfig
-from depthmask.cli.app import app
+from depthmask.cli.app import INPUT, MODEL, OUTPUT, PERFORMANCE, PRECISION, app
 from depthmask.cli.errors import user_errors
 from depthmask.cli.export import BackboneChoice, ModeChoice
 from depthmask.errors import ConfigError
+from depthmask.settings import parse_size
 
 console = Console()
 progress = Console(stderr=True)
@@ -34,17 +35,6 @@ def parse_batches(text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in parse_list(text, "batch"))
     except ValueError:
         raise ConfigError(f"--batch takes comma-separated frame counts, e.g. 1,4,8; got {text!r}") from None
-
-
-def parse_size(text: str | None) -> tuple[int | None, int | None]:
-    """'228x304' → (228, 304); None → (None, None)."""
-    if text is None:
-        return None, None
-    try:
-        h, w = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise ConfigError(f"--size takes HxW in pixels, e.g. 228x304; got {text!r}") from None
-    return h, w
 
 
 _EXAMPLES = (
@@ -68,64 +58,141 @@ _EXAMPLES = (
 def bench(
     model: Annotated[
         Path | None,
-        typer.Option("--model", help="An fp32 .onnx export to measure (and derive variants from)."),
+        typer.Option(
+            "--model",
+            help="An fp32 .onnx export to measure (and derive variants from).",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HxW", help="Frame size in pixels [default: the network's].", rich_help_panel=INPUT
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Streaming source [default: a rendered synthetic drive].", rich_help_panel=INPUT),
     ] = None,
     backbone: Annotated[
-        BackboneChoice | None, typer.Option(help="Build N = hu2019_BACKBONE with G on the fly.")
+        BackboneChoice | None,
+        typer.Option(
+            help="Build N = hu2019_BACKBONE with G on the fly "
+            "[default: resnet50 without --model or --depth-net].",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     depth_net: Annotated[
-        str | None, typer.Option("--depth-net", help="N by registry name (instead of --backbone).")
+        str | None,
+        typer.Option(
+            "--depth-net", help="N by registry name (instead of --backbone).", rich_help_panel=MODEL
+        ),
     ] = None,
-    mask_net: Annotated[str | None, typer.Option("--mask-net", help="G (default: mask_drn_d_22).")] = None,
+    mask_net: Annotated[
+        str | None, typer.Option("--mask-net", help="G [default: mask_drn_d_22].", rich_help_panel=MODEL)
+    ] = None,
     checkpoint_n: Annotated[
-        Path | None, typer.Option("--checkpoint-n", help="N's weights (default: random, settled).")
+        Path | None,
+        typer.Option("--checkpoint-n", help="N's weights [default: random, settled].", rich_help_panel=MODEL),
     ] = None,
     checkpoint_g: Annotated[
-        Path | None, typer.Option("--checkpoint-g", help="G's weights (default: random, settled).")
+        Path | None,
+        typer.Option("--checkpoint-g", help="G's weights [default: random, settled].", rich_help_panel=MODEL),
     ] = None,
-    backend: Annotated[
-        str, typer.Option(help="Comma list: authors, torch, onnxruntime, openvino, tensorrt.")
-    ] = "onnxruntime",
-    precision: Annotated[str, typer.Option(help="Comma list: fp32, fp16, bf16, int8.")] = "fp32",
-    batch: Annotated[str, typer.Option(help="Comma list of batch sizes.")] = "1",
-    device: Annotated[
-        str, typer.Option(help="Comma list: cpu, cuda (TensorRT always runs on cuda).")
-    ] = "cpu",
-    size: Annotated[str | None, typer.Option(help="Frame size HxW (default: the network's).")] = None,
-    mode: Annotated[ModeChoice, typer.Option(help="Graph mode.")] = ModeChoice.audit,
-    warmup: Annotated[int, typer.Option(help="Untimed iterations before each row.")] = 2,
-    seconds: Annotated[float, typer.Option(help="Each row runs at least this long.")] = MIN_SECONDS,
-    iters: Annotated[int, typer.Option(help="…and at least this many iterations.")] = MIN_ITERATIONS,
-    max_seconds: Annotated[
-        float | None, typer.Option(help="Stop a slow row after this long even below --iters (it says so).")
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
-    compile: Annotated[bool, typer.Option("--compile", help="torch rows through torch.compile.")] = False,
+    mode: Annotated[ModeChoice, typer.Option(help="Graph mode.", rich_help_panel=MODEL)] = ModeChoice.audit,
+    precision: Annotated[
+        str, typer.Option(help="Comma list: fp32, fp16, bf16, int8.", rich_help_panel=PRECISION)
+    ] = "fp32",
     fidelity: Annotated[
-        bool, typer.Option("--fidelity/--no-fidelity", help="Depth/mask agreement with fp32 per path.")
+        bool,
+        typer.Option(
+            "--fidelity/--no-fidelity",
+            help="Depth/mask agreement with fp32 per path.",
+            rich_help_panel=PRECISION,
+        ),
     ] = True,
-    fidelity_frames: Annotated[int, typer.Option(help="Frames fidelity is measured on.")] = 4,
-    stream: Annotated[
-        bool, typer.Option("--stream", help="Also run each row end-to-end through the streaming pipeline.")
-    ] = False,
-    source: Annotated[
-        str | None, typer.Option(help="Streaming source (default: a rendered synthetic drive).")
-    ] = None,
-    stream_frames: Annotated[int, typer.Option(help="Frames streamed per end-to-end row.")] = 32,
-    peak: Annotated[bool, typer.Option("--peak/--no-peak", help="Measure the CPU's GEMM peaks.")] = True,
-    profile: Annotated[
-        bool, typer.Option("--profile", help="Per-op profiles of the onnxruntime and openvino rows.")
-    ] = False,
+    fidelity_frames: Annotated[
+        int, typer.Option(help="Frames fidelity is measured on.", rich_help_panel=PRECISION)
+    ] = 4,
     calibration: Annotated[
-        str, typer.Option(help="Frames that settle random weights and calibrate int8.")
+        str,
+        typer.Option(help="Frames that settle random weights and calibrate int8.", rich_help_panel=PRECISION),
     ] = "synthetic:seed=11",
-    calibration_frames: Annotated[int, typer.Option(help="How many calibration frames.")] = 16,
-    workdir: Annotated[
-        Path | None, typer.Option(help="Keep exported variants here (default: a temporary folder).")
+    calibration_frames: Annotated[
+        int, typer.Option(help="How many calibration frames.", rich_help_panel=PRECISION)
+    ] = 16,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Comma list: authors, torch, onnxruntime, openvino, tensorrt.", rich_help_panel=PERFORMANCE
+        ),
+    ] = "onnxruntime",
+    batch: Annotated[str, typer.Option(help="Comma list of batch sizes.", rich_help_panel=PERFORMANCE)] = "1",
+    device: Annotated[
+        str,
+        typer.Option(
+            help="Comma list: cpu, cuda (TensorRT always runs on cuda).", rich_help_panel=PERFORMANCE
+        ),
+    ] = "cpu",
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads [default: all cores].", rich_help_panel=PERFORMANCE)
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+    compile: Annotated[
+        bool,
+        typer.Option(
+            "--compile", help="torch rows through torch.compile [default: off].", rich_help_panel=PERFORMANCE
+        ),
+    ] = False,
+    warmup: Annotated[
+        int, typer.Option(help="Untimed iterations before each row.", rich_help_panel=PERFORMANCE)
+    ] = 2,
+    seconds: Annotated[
+        float, typer.Option(help="Each row runs at least this long.", rich_help_panel=PERFORMANCE)
+    ] = MIN_SECONDS,
+    iters: Annotated[
+        int, typer.Option(help="…and at least this many iterations.", rich_help_panel=PERFORMANCE)
+    ] = MIN_ITERATIONS,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop a slow row after this long even below --iters (it says so) [default: no limit].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Also run each row end-to-end through the streaming pipeline [default: off].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = False,
+    stream_frames: Annotated[
+        int, typer.Option(help="Frames streamed per end-to-end row.", rich_help_panel=PERFORMANCE)
+    ] = 32,
+    peak: Annotated[
+        bool,
+        typer.Option("--peak/--no-peak", help="Measure the CPU's GEMM peaks.", rich_help_panel=PERFORMANCE),
+    ] = True,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile",
+            help="Per-op profiles of the onnxruntime and openvino rows [default: off].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = False,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep exported variants here [default: a temporary folder].", rich_help_panel=OUTPUT
+        ),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the result as JSON here.", rich_help_panel=OUTPUT)
+    ] = None,
     markdown_out: Annotated[
-        Path | None, typer.Option("--markdown", help="Write a markdown report here.")
+        Path | None, typer.Option("--markdown", help="Write a markdown report here.", rich_help_panel=OUTPUT)
     ] = None,
 ) -> None:
     """Latency (p50/p90/p99/max, mean ± std), frames/s, GFLOP/s, % of the measured GEMM peak and fidelity
@@ -140,7 +207,7 @@ def bench(
         depth_net = depth_net_from_backbone(backbone.value)
     if model is None and depth_net is None:
         depth_net = depth_net_from_backbone("resnet50")
-    height, width = parse_size(size)
+    height, width = parse_size(size) or (None, None)
     cfg = BenchConfig(
         model=model,
         depth_net=depth_net,

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from depthmask.cli.app import app
+from depthmask.cli.app import INPUT, MODEL, OUTPUT, PERFORMANCE, PRECISION, app
 from depthmask.cli.errors import user_errors
 from depthmask.contract import exits
 
@@ -38,30 +38,41 @@ _EXAMPLES = (
 @user_errors
 def check(
     model: Annotated[Path, typer.Argument(help="An exported .onnx or .engine (with its .json sidecar).")],
-    against: Annotated[ReferenceChoice, typer.Option(help="The reference to compare with.")] = (
-        ReferenceChoice.torch
-    ),
     source: Annotated[
         str | None,
-        typer.Option(help="Frames: folder, glob, video, KITTI drive or synthetic: [default: synthetic]."),
+        typer.Option(
+            help="Frames: folder, glob, video, KITTI drive or synthetic: [default: synthetic].",
+            rich_help_panel=INPUT,
+        ),
     ] = None,
-    frames: Annotated[int, typer.Option(help="How many frames to compare.")] = 8,
-    batch: Annotated[int, typer.Option(help="Frames per inference call.")] = 4,
+    frames: Annotated[int, typer.Option(help="How many frames to compare.", rich_help_panel=INPUT)] = 8,
     checkpoint_n: Annotated[
-        Path | None, typer.Option("--checkpoint-n", help="N's weights, if not where the metadata says.")
+        Path | None,
+        typer.Option(
+            "--checkpoint-n", help="N's weights, if not where the metadata says.", rich_help_panel=MODEL
+        ),
     ] = None,
     checkpoint_g: Annotated[
-        Path | None, typer.Option("--checkpoint-g", help="G's weights, if not where the metadata says.")
+        Path | None,
+        typer.Option(
+            "--checkpoint-g", help="G's weights, if not where the metadata says.", rich_help_panel=MODEL
+        ),
     ] = None,
     depth_net: Annotated[
         str | None,
         typer.Option(
             "--depth-net",
             help="N's module:factory, when the model was exported from your own N (its code is imported).",
+            rich_help_panel=MODEL,
         ),
     ] = None,
+    against: Annotated[
+        ReferenceChoice, typer.Option(help="The reference to compare with.", rich_help_panel=PRECISION)
+    ] = ReferenceChoice.torch,
+    batch: Annotated[int, typer.Option(help="Frames per inference call.", rich_help_panel=PERFORMANCE)] = 4,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the result as JSON here.")
+        Path | None,
+        typer.Option("--json", help="Also write the result as JSON here.", rich_help_panel=OUTPUT),
     ] = None,
 ) -> None:
     """Run the same frames through the artefact and through PyTorch; report depth, mask and stats errors

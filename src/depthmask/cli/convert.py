@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from depthmask.cli.app import app
+from depthmask.cli.app import MODEL, TRAINING, app
 from depthmask.cli.errors import user_errors
 
 console = Console()
@@ -29,11 +29,14 @@ def convert(
     network: Annotated[
         str | None,
         typer.Option(
-            "--network", help="Registry name or module:factory; detected from the keys when omitted."
+            "--network",
+            help="Registry name or module:factory [default: detected from the keys].",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     lam: Annotated[
-        float | None, typer.Option("--lam", help="λ the mask net was trained with (provenance).")
+        float | None,
+        typer.Option("--lam", help="λ the mask net was trained with (provenance).", rich_help_panel=TRAINING),
     ] = None,
 ) -> None:
     """Convert a checkpoint to depthmask's format (safetensors + JSON config), loading it strictly first."""

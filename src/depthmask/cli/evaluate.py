@@ -14,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from depthmask.cli.app import app
+from depthmask.cli.app import ADVANCED, INPUT, MODEL, OUTPUT, PERFORMANCE, app
 from depthmask.cli.errors import user_errors
+from depthmask.settings import parse_size
 
 if TYPE_CHECKING:
     from depthmask.train.evaluate import EvalConfig, EvalResult
@@ -39,7 +40,7 @@ _EXAMPLES = (
     "  depthmask eval -d 'nyu-mat:nyu_depth_v2_labeled.mat?splits=splits.mat' --depth-checkpoint "
     "model_densenet -m mask_densenet --mask-network mask_drn_d_22\n\n"
     "  depthmask eval -d 'synthetic:frames=20' --depth-network hu2019_tiny -m g.safetensors "
-    "--input-size 64,96 --device cpu"
+    "--size 64x96 --device cpu"
 )
 
 
@@ -49,44 +50,86 @@ def eval_command(
     data: Annotated[
         str,
         typer.Option(
-            "--data", "-d", help="Test data: nyu-csv:…, nyu-mat:…?splits=…, kitti:…, synthetic:…, or frames."
+            "--data",
+            "-d",
+            help="Test data: nyu-csv:…, nyu-mat:…?splits=…, kitti:…, synthetic:…, or frames.",
+            rich_help_panel=INPUT,
         ),
     ],
+    input_size: Annotated[
+        str | None,
+        typer.Option(
+            "--size",
+            metavar="HxW",
+            help="Size in pixels fed to the networks [default: G's training size, else N's].",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    depth_size: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HxW",
+            help="Size of the ground truth in pixels [default: the dataset's test size].",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Evaluate only the first N samples [default: all].", rich_help_panel=INPUT),
+    ] = None,
     depth_checkpoint: Annotated[
         Path | None,
         typer.Option(
-            help="N's weights: ours, the authors' (model_resnet, …) or a state dict [default: G's N]."
+            help="N's weights: ours, the authors' (model_resnet, …) or a state dict [default: G's N].",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     depth_network: Annotated[
         str | None,
-        typer.Option(help="N: registry name or module:factory [default: named by its checkpoint]."),
+        typer.Option(
+            help="N: registry name or module:factory [default: named by its checkpoint].",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     mask: Annotated[
         list[Path] | None,
-        typer.Option("--mask", "-m", help="A G checkpoint; repeat for several (e.g. one per λ)."),
+        typer.Option(
+            "--mask", "-m", help="A G checkpoint; repeat for several (e.g. one per λ).", rich_help_panel=MODEL
+        ),
     ] = None,
     mask_network: Annotated[
-        str | None, typer.Option(help="G's name for mask files that do not name it (plain state dicts).")
+        str | None,
+        typer.Option(
+            help="G's name for mask files that do not name it (plain state dicts).", rich_help_panel=MODEL
+        ),
     ] = None,
-    input_size: Annotated[
-        str | None, typer.Option(help="H,W fed to the networks [default: G's training size, else N's].")
-    ] = None,
-    depth_size: Annotated[
-        str | None, typer.Option(help="H,W of the ground truth [default: the dataset's test size].")
-    ] = None,
-    epsilon: Annotated[float, typer.Option(help="M′ = M > epsilon.")] = 0.025,
-    far_fraction: Annotated[float, typer.Option(help="Share of farthest pixels for far_attention.")] = 0.2,
-    edges: Annotated[
-        bool, typer.Option("--edges/--no-edges", help="The Figure 5 edge-map baseline at G's M′ sparseness.")
-    ] = True,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Images per forward pass.")] = 8,
-    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N samples.")] = None,
-    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
-    device: Annotated[DeviceChoice, typer.Option(help="auto: CUDA when available.")] = DeviceChoice.auto,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", help="Images per forward pass.", rich_help_panel=PERFORMANCE)
+    ] = 8,
+    workers: Annotated[
+        int, typer.Option(help="DataLoader worker processes.", rich_help_panel=PERFORMANCE)
+    ] = 0,
+    device: Annotated[
+        DeviceChoice, typer.Option(help="auto: CUDA when available.", rich_help_panel=PERFORMANCE)
+    ] = DeviceChoice.auto,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for eval.csv, table1.csv, eval.json.")
+        Path,
+        typer.Option(
+            "--out", "-o", help="Folder for eval.csv, table1.csv, eval.json.", rich_help_panel=OUTPUT
+        ),
     ] = Path("runs/eval"),
+    epsilon: Annotated[float, typer.Option(help="M′ = M > epsilon.", rich_help_panel=ADVANCED)] = 0.025,
+    far_fraction: Annotated[
+        float, typer.Option(help="Share of farthest pixels for far_attention.", rich_help_panel=ADVANCED)
+    ] = 0.2,
+    edges: Annotated[
+        bool,
+        typer.Option(
+            "--edges/--no-edges",
+            help="The Figure 5 edge-map baseline at G's M′ sparseness.",
+            rich_help_panel=ADVANCED,
+        ),
+    ] = True,
 ) -> None:
     """Evaluate N's depth, and for each G the paper's Table 1: RMSE of N(I⊗M), of N(I⊗M′) with M′ = M > ε,
     M′'s sparseness, the edge-map baseline (Figure 5) and the mask statistics.
@@ -94,7 +137,6 @@ def eval_command(
     The mask multiplies the ImageNet-normalised image. RMSE is the authors' sqrt(mean of per-image MSE);
     KITTI uses the crop and caps named in its spec (Garg crop and 80 m by default).
     """
-    from depthmask.train.data.spec import parse_size
     from depthmask.train.evaluate import EvalConfig, evaluate
 
     cfg = EvalConfig(
@@ -103,8 +145,8 @@ def eval_command(
         depth_checkpoint=depth_checkpoint,
         masks=tuple(mask or ()),
         mask_network=mask_network,
-        input_size=parse_size(input_size, "--input-size") if input_size else None,
-        depth_size=parse_size(depth_size, "--depth-size") if depth_size else None,
+        input_size=parse_size(input_size),
+        depth_size=parse_size(depth_size, "--depth-size"),
         epsilon=epsilon,
         far_fraction=far_fraction,
         edges=edges,

@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from depthmask.cli.app import app
+from depthmask.cli.app import ADVANCED, INPUT, MODEL, OUTPUT, PERFORMANCE, PRECISION, app
 from depthmask.cli.errors import user_errors
 from depthmask.contract import exits
 from depthmask.export.config import ExportConfig, Format, Precision, depth_net_from_backbone
+from depthmask.settings import parse_size
 
 if TYPE_CHECKING:
     from depthmask.export.pipeline import ExportResult
@@ -66,7 +67,7 @@ _EXAMPLES = (
     "  depthmask export --checkpoint-n n.safetensors --checkpoint-g g.safetensors --format both "
     "--precision fp16 --batch-profile 1,8,16\n\n"
     "  depthmask export --checkpoint-n n.safetensors --checkpoint-g g.safetensors --precision int8 "
-    "--calibration 2011_09_26_drive_0001_sync/ --height 256 --width 832\n\n"
+    "--calibration 2011_09_26_drive_0001_sync/ --size 256x832\n\n"
     "  depthmask export --depth-net my_pkg.nets:build --checkpoint-n n.pt --checkpoint-g g.safetensors "
     "--mode masked\n\n"
     "  depthmask export --depth-net hu2019_tiny --mask-net mask_drn_tiny --random-weights -o tiny.onnx"
@@ -76,65 +77,114 @@ _EXAMPLES = (
 @app.command("export", epilog=_EXAMPLES)
 @user_errors
 def export(
+    size: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HxW", help="Frame size in pixels [default: the network's].", rich_help_panel=INPUT
+        ),
+    ] = None,
+    channel_order: Annotated[
+        ChannelOrderChoice, typer.Option(help="Frames' channel order.", rich_help_panel=INPUT)
+    ] = ChannelOrderChoice.bgr,
     depth_net: Annotated[
         str | None,
         typer.Option(
             "--depth-net",
             help="N: registry name or module:factory [default: from --checkpoint-n, else hu2019_resnet50].",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     backbone: Annotated[
-        BackboneChoice | None, typer.Option(help="Shortcut for --depth-net hu2019_BACKBONE.")
+        BackboneChoice | None,
+        typer.Option(help="Shortcut for --depth-net hu2019_BACKBONE.", rich_help_panel=MODEL),
     ] = None,
     mask_net: Annotated[
-        str | None, typer.Option("--mask-net", help="G [default: from --checkpoint-g, else mask_drn_d_22].")
+        str | None,
+        typer.Option(
+            "--mask-net",
+            help="G [default: from --checkpoint-g, else mask_drn_d_22].",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     checkpoint_n: Annotated[
         Path | None,
-        typer.Option("--checkpoint-n", help="N's weights: ours (.safetensors), the authors' file."),
+        typer.Option(
+            "--checkpoint-n",
+            help="N's weights: ours (.safetensors), the authors' file.",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     checkpoint_g: Annotated[
         Path | None,
-        typer.Option("--checkpoint-g", help="G's weights: ours (.safetensors), the authors' file."),
+        typer.Option(
+            "--checkpoint-g",
+            help="G's weights: ours (.safetensors), the authors' file.",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     mode: Annotated[
-        ModeChoice, typer.Option(help="audit: mask, depth, depth_masked, stats.")
+        ModeChoice, typer.Option(help="audit: mask, depth, depth_masked, stats.", rich_help_panel=MODEL)
     ] = ModeChoice.audit,
-    height: Annotated[int | None, typer.Option(help="Frame height [default: the network's].")] = None,
-    width: Annotated[int | None, typer.Option(help="Frame width [default: the network's].")] = None,
-    batch: Annotated[int | None, typer.Option(help="Fixed batch [default: dynamic].")] = None,
-    batch_profile: Annotated[
-        str | None, typer.Option(help="TensorRT MIN,OPT,MAX batch of a dynamic engine [default: 1,4,16].")
-    ] = None,
-    format: Annotated[
-        Format, typer.Option("--format", help="onnx, engine (TensorRT) or both.")
-    ] = Format.onnx,
-    precision: Annotated[Precision, typer.Option(help="fp32, fp16, or int8 (needs --calibration).")] = (
-        Precision.fp32
-    ),
-    calibration: Annotated[
-        str | None,
-        typer.Option(help="int8 calibration frames: folder, glob, video, KITTI drive, synthetic:."),
-    ] = None,
-    calibration_frames: Annotated[int, typer.Option(help="How many calibration frames to read.")] = 128,
-    opset: Annotated[int, typer.Option(help="ONNX opset.")] = 18,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Artefact path [default: NET-MODE[-PRECISION].onnx]."),
-    ] = None,
-    check: Annotated[
-        bool, typer.Option("--check/--no-check", help="Parity against PyTorch after export.")
-    ] = True,
-    channel_order: Annotated[ChannelOrderChoice, typer.Option(help="Frames' channel order.")] = (
-        ChannelOrderChoice.bgr
-    ),
-    workspace: Annotated[float, typer.Option(help="TensorRT workspace, GiB.")] = 4.0,
     random_weights: Annotated[
-        bool, typer.Option("--random-weights", help="Export UNTRAINED networks (benchmarks and tests only).")
+        bool,
+        typer.Option(
+            "--random-weights",
+            help="Export UNTRAINED networks (benchmarks and tests only) [default: off].",
+            rich_help_panel=MODEL,
+        ),
     ] = False,
     seed: Annotated[
-        int, typer.Option(help="Seed of --random-weights (recorded; `check` rebuilds them).")
+        int,
+        typer.Option(
+            help="Seed of --random-weights (recorded; `check` rebuilds them).", rich_help_panel=MODEL
+        ),
     ] = 0,
+    precision: Annotated[
+        Precision, typer.Option(help="fp32, fp16, or int8 (needs --calibration).", rich_help_panel=PRECISION)
+    ] = Precision.fp32,
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            help="int8 calibration frames: folder, glob, video, KITTI drive, synthetic:.",
+            rich_help_panel=PRECISION,
+        ),
+    ] = None,
+    calibration_frames: Annotated[
+        int, typer.Option(help="How many calibration frames to read.", rich_help_panel=PRECISION)
+    ] = 128,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check", help="Parity against PyTorch after export.", rich_help_panel=PRECISION
+        ),
+    ] = True,
+    batch: Annotated[
+        int | None, typer.Option(help="Fixed batch [default: dynamic].", rich_help_panel=PERFORMANCE)
+    ] = None,
+    batch_profile: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MIN,OPT,MAX",
+            help="TensorRT batch profile of a dynamic engine [default: 1,4,16].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
+    workspace: Annotated[
+        float, typer.Option(help="TensorRT workspace, GiB.", rich_help_panel=PERFORMANCE)
+    ] = 4.0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Artefact path [default: NET-MODE[-PRECISION].onnx].",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="onnx, engine (TensorRT) or both.", rich_help_panel=OUTPUT)
+    ] = Format.onnx,
+    opset: Annotated[int, typer.Option(help="ONNX opset.", rich_help_panel=ADVANCED)] = 18,
 ) -> None:
     """Fuse G → mask → N into one graph from uint8 frames to mask, depth and audit statistics, and write it
     as ONNX (dynamic batch) and/or a TensorRT engine, with its metadata and a parity check."""
@@ -147,6 +197,7 @@ def export(
             )
         depth_net = depth_net_from_backbone(backbone.value)
     profile = parse_profile(batch_profile)
+    height, width = parse_size(size) or (None, None)
     cfg = ExportConfig(
         depth_net=depth_net,
         mask_net=mask_net,
@@ -178,12 +229,12 @@ def export(
 
 
 def run_export(cfg: ExportConfig) -> ExportResult:
-    """The export core with one progress line per finished step."""
+    """The export core with a spinner and the elapsed time on each step, then its line "  name: 12.3 s"
+    (on a log or a pipe: a line as each step starts and one as it ends)."""
+    from depthmask.cli.progress import step_spinner
     from depthmask.export.pipeline import artefacts_from_config
 
-    return artefacts_from_config(
-        cfg, on_step=lambda name, s: console.print(f"  {name}: {s:.1f} s", highlight=False)
-    )
+    return artefacts_from_config(cfg, step_progress=lambda name: step_spinner(console, name))
 
 
 def print_result(result: ExportResult) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from depthmask.cli.app import app
+from depthmask.cli.app import OUTPUT, app
 from depthmask.cli.errors import user_errors
 
 console = Console()
@@ -21,7 +21,8 @@ console = Console()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `depthmask run` or `depthmask demo`.")],
     output: Annotated[
-        Path | None, typer.Option(help="Where to write the HTML (default RUN_DIR/report.html).")
+        Path | None,
+        typer.Option(help="Where to write the HTML [default: RUN_DIR/report.html].", rich_help_panel=OUTPUT),
     ] = None,
 ) -> None:
     """Write report.html: statistics over time, mean mask, latency, sample frames, video, metadata."""

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
-from depthmask.cli.app import app
+from depthmask.cli.app import INPUT, MODEL, OUTPUT, PERFORMANCE, PRECISION, app
 from depthmask.cli.errors import user_errors
 from depthmask.errors import DepthmaskError
 
@@ -73,48 +73,116 @@ def run(
             "synthetic:, or a .streams file; repeat for several."
         ),
     ],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Exported .onnx or .engine file.")],
-    backend: Annotated[
-        str | None, typer.Option(help="onnxruntime, tensorrt or torch (default: by file).")
-    ] = None,
-    batch: Annotated[int, typer.Option(help="Frames per inference call.")] = 1,
-    max_wait_ms: Annotated[
-        float, typer.Option(help="How long a batch waits to fill after its first frame.")
-    ] = 10.0,
-    policy: Annotated[
-        PolicyChoice | None, typer.Option(help="every: nothing dropped; live: keep newest.")
-    ] = None,
-    realtime: Annotated[bool, typer.Option(help="Pace files at their native frame rate.")] = False,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/run"),
-    save: Annotated[
-        str, typer.Option(help="Comma list of video,depth,depth_masked,mask,samples.")
-    ] = "video,depth,mask,samples",
-    show: Annotated[bool, typer.Option(help="Show a live window (needs OpenCV with GUI).")] = False,
-    fit: Annotated[
-        FitChoice, typer.Option(help="How frames are fitted to the model's input size.")
-    ] = FitChoice.resize,
-    threads: Annotated[int | None, typer.Option(help="Inference threads (CPU).")] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(help="torch: cpu, cuda, cuda:N; onnxruntime: cpu or cuda; tensorrt: cuda:N."),
-    ] = None,
-    precision: Annotated[
-        PrecisionChoice | None,
-        typer.Option(help="Compute precision of --backend torch (files keep their exported one)."),
-    ] = None,
-    depth_range: Annotated[
-        str | None, typer.Option(help="Fixed overlay depth range MIN,MAX in metres.")
-    ] = None,
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Exported .onnx or .engine file.", rich_help_panel=INPUT)
+    ],
     max_frames: Annotated[
-        int | None, typer.Option(help="Read at most this many frames from each source [default: all].")
+        int | None,
+        typer.Option(
+            help="Read at most this many frames from each source [default: all].", rich_help_panel=INPUT
+        ),
     ] = None,
+    fit: Annotated[
+        FitChoice,
+        typer.Option(help="How frames are fitted to the model's input size.", rich_help_panel=INPUT),
+    ] = FitChoice.resize,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            "--realtime", help="Pace files at their native frame rate [default: off].", rich_help_panel=INPUT
+        ),
+    ] = False,
     depth_net: Annotated[
         str | None,
         typer.Option(
             help="Your own N (package.module:factory or file.py:factory) for --backend torch to rebuild; "
-            "depthmask imports code only when you name it here."
+            "depthmask imports code only when you name it here.",
+            rich_help_panel=MODEL,
         ),
     ] = None,
+    precision: Annotated[
+        PrecisionChoice | None,
+        typer.Option(
+            help="Compute precision of --backend torch (files keep their exported one) [default: fp32].",
+            rich_help_panel=PRECISION,
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="onnxruntime, tensorrt or torch [default: by the file].", rich_help_panel=PERFORMANCE
+        ),
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Frames per inference call.", rich_help_panel=PERFORMANCE)] = 1,
+    max_wait_ms: Annotated[
+        float,
+        typer.Option(
+            help="How long a batch waits to fill after its first frame.", rich_help_panel=PERFORMANCE
+        ),
+    ] = 10.0,
+    policy: Annotated[
+        PolicyChoice | None,
+        typer.Option(
+            help="every: nothing dropped; live: the newest frames, older ones dropped and recorded "
+            "[default: every for files, live for cameras and streams].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
+    buffer: Annotated[
+        int | None,
+        typer.Option(
+            help="Frames held per source while a batch runs "
+            "[default: 8 under every, 2 (the newest) under live].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="Inference threads (CPU) [default: the backend's].", rich_help_panel=PERFORMANCE),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="torch: cpu, cuda, cuda:N; onnxruntime: cpu or cuda; tensorrt: cuda:N "
+            "[default: the backend's best].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.", rich_help_panel=OUTPUT)] = Path("runs/run"),
+    exist_ok: Annotated[
+        bool,
+        typer.Option(
+            "--exist-ok",
+            help="Write into --out even when it holds an earlier run [default: off: a new run2, run3, …].",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
+    save: Annotated[
+        str,
+        typer.Option(help="Comma list of video,depth,depth_masked,mask,samples.", rich_help_panel=OUTPUT),
+    ] = "video,depth,mask,samples",
+    overlay_width: Annotated[
+        int,
+        typer.Option(
+            help="Overlay video and sample pictures: the footage's own size, at most this wide.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = 1280,
+    depth_range: Annotated[
+        str | None,
+        typer.Option(
+            help="Fixed overlay depth range MIN,MAX in metres [default: follows the scene slowly].",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    show: Annotated[
+        bool,
+        typer.Option(
+            "--show",
+            help="Show a live window (needs OpenCV with GUI) [default: off].",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
 ) -> None:
     """Stream frames through the fused model: overlay video, per-frame depth/mask files, audit.jsonl."""
     from depthmask.runtime.config import RunConfig
@@ -137,11 +205,14 @@ def run(
         depth_range=parse_range(depth_range),
         depth_net=depth_net,
         max_frames=max_frames,
+        buffer=buffer,
+        overlay_width=overlay_width,
+        exist_ok=exist_ok,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_with_progress(cfg)
     print_summary(summary)
-    write_report(cfg.out)
+    write_report(Path(summary["out"]))
     raise typer.Exit(summary["exit_status"])
 
 
@@ -157,42 +228,30 @@ def write_report(out: Path) -> None:
 
 
 def run_with_progress(cfg: Any, core: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`core(cfg, on_result=…)` (default: the run core) with a progress line: frames/s, drops, failures."""
+    """`core(cfg, on_result=…, on_start=…)` (default: the run core) under a frame bar: count, total,
+    percent, frames/s and ETA, drops and failures; plain lines every few seconds when not on a terminal."""
+    from depthmask.cli.progress import FrameProgress
+
     if core is None:
         from depthmask.runtime.run import run as core
 
-    counts = {"ok": 0, "dropped": 0, "failed": 0}
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(
-            "{task.fields[fps]:.1f} frames/s · dropped {task.fields[dropped]} · failed {task.fields[failed]}"
-        ),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("run", total=None, fps=0.0, dropped=0, failed=0)
+    with FrameProgress(console, "run") as bar:
 
         def on_result(res: Result) -> None:
-            key = "ok" if res.status == "ok" else "dropped" if res.status == "dropped" else "failed"
-            counts[key] += 1
-            elapsed = progress.tasks[0].elapsed or 1e-9
-            progress.update(task, advance=1, fps=counts["ok"] / elapsed, dropped=counts["dropped"],
-                            failed=counts["failed"])  # fmt: skip
+            bar.count(res.status)
 
         try:
-            return core(cfg, on_result=on_result)
+            return core(cfg, on_result=on_result, on_start=bar.begin)
         except DepthmaskError:
-            if not any(counts.values()):  # nothing ran: the error line alone, without an empty bar
-                progress.live.transient = True
+            if not any(bar.counts.values()):  # nothing ran: the error line alone, without an empty bar
+                bar.discard()
             raise
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    """The end-of-run table: counts, throughput, latency and mean mask statistics."""
-    table = Table(title=f"depthmask run → {summary['config']['out']}", show_header=False)
+    """The end-of-run table (counts, throughput, latency end to end and by stage, mask statistics), then
+    each warning once."""
+    table = Table(title=f"depthmask run → {summary.get('out', summary['config']['out'])}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     c = summary["counts"]
@@ -202,11 +261,30 @@ def print_summary(summary: dict[str, Any]) -> None:
     lat = summary["latency_ms"]
     if lat["count"]:
         table.add_row(
-            "latency ms", f"p50 {lat['p50']} · p90 {lat['p90']} · p99 {lat['p99']} · max {lat['max']}"
+            "end-to-end ms",
+            f"p50 {lat['p50']} · p90 {lat['p90']} · p99 {lat['p99']} · max {lat['max']} "
+            "(frame read → record written)",
         )
+        compute = summary.get("compute_ms", {})
+        per_batch, per_frame = compute.get("per_batch", {}), compute.get("per_frame", {})
+        if per_batch.get("count"):
+            table.add_row(
+                "compute ms",
+                f"p50 {per_batch['p50']} per batch · {per_frame['p50']} per frame (inference alone)",
+            )
+        stages = summary.get("stages_ms", {})
+        parts = [f"{k} {stages[k]['mean']}" for k in summary.get("latency_stages", {}).get("stages", ())
+                 if stages.get(k, {}).get("count")]  # fmt: skip
+        if parts:
+            table.add_row("stages ms (mean)", " + ".join(parts) + f" = {lat['mean']} end-to-end")
     for name, st in summary["stats"].items():
         if st["count"]:
             table.add_row(name, f"mean {st['mean']:.4f} · p50 {st['p50']:.4f}")
+    flagged = {k: n for k, n in summary.get("flags", {}).items() if n}
+    if flagged:
+        table.add_row("flagged frames", ", ".join(f"{k} {n}" for k, n in flagged.items()))
     if summary["interrupted"]:
         table.add_row("interrupted", "yes: outputs flushed, video finalised")
     console.print(table)
+    for warning in summary.get("warnings", ()):
+        console.print(f"[yellow]warning:[/] {escape(warning['message'])}", highlight=False, soft_wrap=True)

@@ -15,3 +15,8 @@ FAR_FRACTION = 0.2  # far_attention: the mask's share on the 20 % of pixels N pu
 FID_MIN_DEPTH = 1e-3  # fid_abs_rel divides by N(I), kept ≥ 1 mm so an untrained N gives finite numbers
 AUTHORS_LAMBDA = 5.0  # λ of the authors' released G (their code trains with λ = 5 only)
 DEPTH_UNITS = "m"  # every depth output is in metres
+
+# Per-frame flags: below / above these mask_keep values G kept almost nothing / almost everything, and
+# the ratios of mask mass (far_attention) say nothing about where N looks.
+MASK_EMPTY_KEEP = 0.01
+MASK_FULL_KEEP = 0.99

@@ -96,11 +96,9 @@ class ExportConfig:
         _choice("precision", self.precision, [p.value for p in Precision])
         _choice("channel order", self.channel_order, CHANNEL_ORDERS)
         if (self.height is None) != (self.width is None):
-            raise ConfigError(f"give both --height and --width or neither; got {self.height}×{self.width}")
-        for name in ("height", "width"):
-            value = getattr(self, name)
-            if value is not None and value < 16:
-                raise ConfigError(f"--{name} must be at least 16 pixels, got {value}")
+            raise ConfigError(f"give the frame size as --size HxW (both), got {self.height}x{self.width}")
+        if self.height is not None and (self.height < 16 or self.width < 16):  # type: ignore[operator]
+            raise ConfigError(f"--size must be at least 16x16 pixels, got {self.height}x{self.width}")
         if self.batch is not None and self.batch < 1:
             raise ConfigError(
                 f"--batch must be a positive number of frames (or omitted: dynamic), got {self.batch}"

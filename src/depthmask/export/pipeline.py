@@ -10,6 +10,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,13 @@ def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig) -> ParityRes
     return artefact_parity(graph, artefact, meta, frames, batch=cfg.batch or 4)
 
 
-def artefacts_from_config(
-    cfg: ExportConfig, on_step: Callable[[str, float], None] | None = None
-) -> ExportResult:
-    """Export as configured; `on_step(name, seconds)` is told as each step finishes."""
+# Called with a step's name, wraps the step: how it is shown is the caller's (export prints nothing).
+StepProgress = Callable[[str], AbstractContextManager[Any]]
+
+
+def artefacts_from_config(cfg: ExportConfig, step_progress: StepProgress | None = None) -> ExportResult:
+    """Export as configured; each step ("load networks", "onnx fp32", "check m.onnx", ...) runs inside
+    `step_progress(name)` when given: the caller's display (the CLI's spinner) sees it start and end."""
     from depthmask.contract.metadata import read_metadata
     from depthmask.export.onnx import default_output, graph_from_config, onnx_from_graph
 
@@ -115,11 +119,10 @@ def artefacts_from_config(
         import_tensorrt()  # fail before minutes of export when TensorRT is missing
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
-        value = fn()
-        seconds[name] = round(time.perf_counter() - t0, 3)
-        if on_step is not None:
-            on_step(name, seconds[name])
+        with (step_progress or nullcontext)(name):
+            t0 = time.perf_counter()
+            value = fn()
+            seconds[name] = round(time.perf_counter() - t0, 3)
         return value
 
     graph = step("load networks", lambda: graph_from_config(cfg))

@@ -1,8 +1,9 @@
 """Per-source frame buffers between the reader threads and the batcher, with the two frame policies.
 
 `every`: a full buffer blocks its reader (back-pressure, nothing dropped). `live`: a full buffer
-drops its oldest frame to make room for the newest; the dropped item waits in `dropped` so it still
-gets its audit record. The buffer also counts the frames each source read: a frame is counted when it
+drops its oldest frame to make room for the newest, and a batch takes a live source's newest frames
+(older ones that would not fit the batch are dropped then); a dropped item waits in `dropped` so it
+still gets its audit record. The buffer also counts the frames each source read: a frame is counted when it
 is accepted, under the same lock that `close` takes, so every counted frame is in the buffer, in
 `dropped` or taken by the batcher — never lost between a reader and the end of the run. Written by
 hand because no queue in the standard library does drop-oldest per producer with one consumer
@@ -22,9 +23,10 @@ from depthmask.sources.base import Policy
 class FrameBuffer:
     """Bounded per-source deques sharing one condition variable."""
 
-    def __init__(self, policies: list[Policy], capacity: int) -> None:
+    def __init__(self, policies: list[Policy], capacity: int | list[int]) -> None:
         self.policies = policies
-        self.capacity = max(1, capacity)
+        capacities = capacity if isinstance(capacity, list) else [capacity] * len(policies)
+        self.capacity = [max(1, c) for c in capacities]
         self.queues: list[deque[Item]] = [deque() for _ in policies]
         self.ended = [False] * len(policies)
         self.cond = threading.Condition()  # re-entrant: a signal handler may call stop() mid-take
@@ -39,13 +41,14 @@ class FrameBuffer:
         """Add a frame read from `source` and count it; False (not counted) once the run is closed."""
         with self.cond:
             q = self.queues[source]
+            capacity = self.capacity[source]
             if self.policies[source] == "every":
-                while len(q) >= self.capacity and not self.stopped:
+                while len(q) >= capacity and not self.stopped:
                     self.cond.wait(0.1)
             if self.closed:
                 return False
             self.read[source] += 1
-            if len(q) >= self.capacity and self.policies[source] == "live":
+            if len(q) >= capacity and self.policies[source] == "live":
                 self.dropped.append(q.popleft())  # (an `every` buffer only overfills once stopped)
             q.append(item)
             self.cond.notify_all()
@@ -77,8 +80,12 @@ class FrameBuffer:
         n = len(self.queues)
         while len(into) < limit and self._pending():
             for k in range(n):
-                q = self.queues[(self._next + k) % n]
+                index = (self._next + k) % n
+                q = self.queues[index]
                 if q:
+                    if self.policies[index] == "live":
+                        while len(q) > limit - len(into):  # too old to make this batch: the newest go
+                            self.dropped.append(q.popleft())
                     into.append(q.popleft())
                     self._next = (self._next + k + 1) % n
                     break

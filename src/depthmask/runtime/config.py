@@ -21,6 +21,7 @@ MAX_BUFFER = 4096
 MAX_WAIT_MS = 60_000.0
 MAX_THREADS_PER_CORE = 4
 MAX_FRAMES = 10**9
+MIN_OVERLAY_WIDTH, MAX_OVERLAY_WIDTH = 64, 7680  # 8K UHD
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,15 @@ class RunConfig:
     save: frozenset[str] = field(default_factory=lambda: frozenset({"video", "depth", "mask", "samples"}))
     show: bool = False
     fit: Literal["resize", "crop", "letterbox"] = "resize"
-    buffer: int = 8
+    buffer: int | None = None  # frames held per source; None: 8 under `every`, 2 (the newest) under `live`
     threads: int | None = None
     device: str | None = None  # None: the backend's default (torch: cpu; onnxruntime: best provider)
     precision: Literal["fp32", "bf16", "fp16"] | None = None  # torch backend only; None = fp32
     depth_range: tuple[float, float] | None = None  # fixed colour range for the overlay; None adapts slowly
     depth_net: str | None = None  # the user's own N (`module:factory`) for --backend torch to rebuild
     max_frames: int | None = None  # read at most this many frames from each source; None: to its end
+    overlay_width: int = 1280  # overlay, samples and report pictures: the frame's own size, at most this wide
+    exist_ok: bool = False  # write into `out` even when it holds an earlier run (else out2, out3, …)
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -59,7 +62,9 @@ class RunConfig:
                 )
         _bounded("--batch", self.batch, 1, MAX_BATCH)
         _bounded("--max-wait-ms", self.max_wait_ms, 0, MAX_WAIT_MS, integer=False)
-        _bounded("--buffer", self.buffer, 1, MAX_BUFFER)
+        if self.buffer is not None:
+            _bounded("--buffer", self.buffer, 1, MAX_BUFFER)
+        _bounded("--overlay-width", self.overlay_width, MIN_OVERLAY_WIDTH, MAX_OVERLAY_WIDTH)
         if self.threads is not None:
             cores = os.cpu_count() or 1
             _bounded(

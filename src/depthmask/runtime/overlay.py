@@ -9,7 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-BAR_WIDTH = 56
+from depthmask.runtime.records import Result
+from depthmask.sources.fit import to_source
+
+BAR_WIDTH = 84  # wide enough for "120.0 m" beside the ramp
 
 
 class DepthColorizer:
@@ -41,13 +44,18 @@ class DepthColorizer:
         return cv2.applyColorMap(((1.0 - norm) * 255).astype(np.uint8), cv2.COLORMAP_MAGMA)
 
     def colour_bar(self, height: int) -> np.ndarray:
-        """A vertical bar with the current range's end values written on it."""
+        """A vertical bar (near at the top, as bright as in the depth panel) with the range's ends and
+        middle written beside it in metres."""
         lo, hi = self.range or (0.0, 1.0)
         ramp = np.linspace(255, 0, height, dtype=np.float32).astype(np.uint8)[:, None]
-        bar = cv2.applyColorMap(np.repeat(ramp, BAR_WIDTH // 2, axis=1), cv2.COLORMAP_MAGMA)
+        bar = cv2.applyColorMap(np.repeat(ramp, BAR_WIDTH // 4, axis=1), cv2.COLORMAP_MAGMA)
         bar = np.concatenate([bar, np.zeros((height, BAR_WIDTH - bar.shape[1], 3), np.uint8)], axis=1)
-        _label(bar, f"{lo:.1f}m", (BAR_WIDTH // 2 + 1, 12))
-        _label(bar, f"{hi:.1f}m", (BAR_WIDTH // 2 + 1, height - 4))
+        text = _text_height(height)
+        x = BAR_WIDTH // 4 + 3
+        _label(bar, f"{lo:.1f} m", (x, text + 2))
+        if height >= 6 * text:
+            _label(bar, f"{(lo + hi) / 2:.1f} m", (x, height // 2 + text // 2))
+        _label(bar, f"{hi:.1f} m", (x, height - 3))
         return bar
 
 
@@ -57,27 +65,44 @@ def mask_heatmap(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
     return cv2.addWeighted(heat, 0.75, (image * 0.5).astype(np.uint8), 0.25, 0)
 
 
-def overlay_frame(
-    image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None, colorizer: DepthColorizer
-) -> np.ndarray:
-    """Compose the three panels (+ colour bar) at the model's input size."""
+def picture_of(result: Result) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """An inferred frame as the user's footage shows it: the frame at its own aspect (scaled to the
+    overlay width) and each of mask, depth, depth_masked drawn back over it — letterbox bars cut away,
+    outside a crop window no mask (0) and no depth (NaN). Without a kept display copy (a library caller),
+    the model's input and its maps resized to it. None when the frame was not inferred."""
+    item = result.item
+    if result.status != "ok" or item.input is None:
+        return None
+    image = item.display if item.display is not None else item.input
     h, w = image.shape[:2]
-    panels = [image]
-    if mask is not None:
-        panels.append(mask_heatmap(cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR), image))
+    maps = {}
+    for name in ("mask", "depth", "depth_masked"):
+        if name in result.outputs:
+            values = np.asarray(result.outputs[name][0], dtype=np.float32)
+            fill = 0.0 if name == "mask" else np.nan
+            if item.placement is not None:
+                maps[name] = to_source(values, item.placement, (h, w), fill)
+            else:
+                maps[name] = cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
+    return image, maps
+
+
+def overlay_frame(image: np.ndarray, maps: dict[str, np.ndarray], colorizer: DepthColorizer) -> np.ndarray:
+    """Compose input | mask | depth (+ colour bar) side by side at the image's size (`picture_of`)."""
+    h, w = image.shape[:2]
+    panels, names = [image], ["input"]
+    if "mask" in maps:
+        panels.append(mask_heatmap(maps["mask"], image))
+        names.append("mask G(I)")
+    depth = maps.get("depth", maps.get("depth_masked"))
     if depth is not None:
-        coloured = colorizer.colorize(depth)
-        panels.append(cv2.resize(coloured, (w, h), interpolation=cv2.INTER_LINEAR))
+        panels.append(colorizer.colorize(depth))
+        names.append("depth N(I)" if "depth" in maps else "depth N(I*M)")
     panels.append(colorizer.colour_bar(h))
     out = np.concatenate(panels, axis=1)
-    for i, name in enumerate(["input", "mask G(I)", "depth N(I)"][: len(panels) - 1]):
-        _label(out, name, (i * w + 4, 14))
+    for i, name in enumerate(names):
+        _label(out, name, (i * w + 6, 6 + _text_height(h)))
     return out
-
-
-def overlay_size(height: int, width: int, mask: bool, depth: bool) -> tuple[int, int]:
-    """(height, width) of `overlay_frame`'s picture for a model input of height×width."""
-    return height, width * (1 + int(mask) + int(depth)) + BAR_WIDTH
 
 
 def placeholder_frame(height: int, width: int, text: str) -> np.ndarray:
@@ -87,6 +112,15 @@ def placeholder_frame(height: int, width: int, text: str) -> np.ndarray:
     return out
 
 
+def _font_scale(height: int) -> float:
+    return 0.4 if height < 300 else 0.55  # readable on a 64-pixel demo frame and on a 1080p one
+
+
+def _text_height(height: int) -> int:
+    return round(24 * _font_scale(height))
+
+
 def _label(img: np.ndarray, text: str, org: tuple[int, int]) -> None:
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    scale = _font_scale(img.shape[0])
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from depthmask.runtime.backends.base import Backend
@@ -25,13 +26,24 @@ from depthmask.runtime.records import Item, Result
 from depthmask.runtime.signals import deferred, received
 from depthmask.runtime.sinks.base import Sink
 from depthmask.sources.base import Policy, Source
-from depthmask.sources.fit import Fit, fit_frame
+from depthmask.sources.fit import Fit, as_bgr, fit_frame, placement
 
 log = logging.getLogger("depthmask.runtime")
 _END = object()
 DROPPED = "live policy: a newer frame replaced it"
 MAX_PACING_WAIT_S = 5.0  # --realtime: the longest a reader waits for one frame's time to come
 READER_JOIN_S = 10.0  # how long the end of a run waits for a reader blocked in its source
+BUFFER_EVERY = 8  # frames buffered per source under `every`: enough to fill a batch while one runs
+BUFFER_LIVE = 2  # under `live`: only the newest frames wait, so what is inferred is fresh
+
+
+def display_copy(image: np.ndarray, max_width: int) -> np.ndarray:
+    """The frame at its own aspect, scaled down (never up) to at most `max_width` pixels wide."""
+    h, w = image.shape[:2]
+    if w <= max_width:
+        return image
+    size = (max_width, max(1, round(h * max_width / w)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -40,10 +52,11 @@ class PipelineOptions:
 
     batch: int = 1
     max_wait_ms: float = 10.0
-    buffer: int = 8
+    buffer: int | None = None  # frames held per source; None: BUFFER_EVERY or BUFFER_LIVE by its policy
     realtime: bool = False
     fit: Fit = "resize"
     max_frames: int | None = None  # per source; the source is then left unread, as if it had ended
+    display_width: int | None = None  # keep each frame at its own aspect, at most this wide (overlays)
 
 
 @dataclass
@@ -58,9 +71,11 @@ class PipelineReport:
     interrupted: bool = False
     signal: int | None = None  # the signal that interrupted the run (SIGINT or SIGTERM)
     read: list[int] = field(default_factory=list)  # frames read per source (each has one record)
+    source_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # first decoded (h, w) each
     end_notes: dict[str, str] = field(default_factory=dict)  # source id → why it ended early
     error: Exception | None = None  # what stopped the run early (a failing backend); re-raised by run()
     infer_ms: list[float] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)  # frames in each inferred batch
     sink_ms: list[float] = field(default_factory=list)
 
     @property
@@ -86,7 +101,8 @@ class Pipeline:
         self.sinks = list(sinks)
         self.options = options
         self.on_result = on_result
-        self.buffer = FrameBuffer(list(policies), options.buffer)
+        capacities = [options.buffer or (BUFFER_LIVE if p == "live" else BUFFER_EVERY) for p in policies]
+        self.buffer = FrameBuffer(list(policies), capacities)
         self.out: queue.Queue[Any] = queue.Queue(maxsize=max(8, 4 * options.batch))
         self.report = PipelineReport(read=[0] * len(self.sources))
         self.end_notes: dict[int, str] = {}
@@ -126,7 +142,7 @@ class Pipeline:
                         item.t_read = t1 = time.perf_counter()
                     if frame.ok:
                         self._prepare(item, info, source.source_id)
-                        item.timings["preprocess"] = (time.perf_counter() - t1) * 1e3
+                        item.t_ready = time.perf_counter()
                 except Exception as exc:  # a frame the reader cannot handle is still that frame's record
                     item.input, item.error = None, f"{source.source_id}: frame {frame.index}: {exc!r}"
                 if not self.buffer.put(index, item):
@@ -145,6 +161,11 @@ class Pipeline:
         frame = item.frame
         try:
             item.input = fit_frame(frame.image, info.height, info.width, self.options.fit)
+            shape = frame.image.shape[:2]
+            self.report.source_sizes.setdefault(source_id, shape)
+            if self.options.display_width is not None:
+                item.placement = placement(shape, info.height, info.width, self.options.fit)
+                item.display = display_copy(as_bgr(frame.image), self.options.display_width)
         except Exception as exc:  # any frame the fit cannot take is that frame's record
             item.error = (
                 f"{source_id}: frame {frame.index} could not be fitted to {info.width}×{info.height} "
@@ -181,14 +202,16 @@ class Pipeline:
         frames = np.stack([it.input for it in good])
         t0 = time.perf_counter()
         outputs = self.backend.infer(frames)
-        infer_ms = (time.perf_counter() - t0) * 1e3
+        t1 = time.perf_counter()
+        infer_ms = (t1 - t0) * 1e3
         self.report.infer_ms.append(infer_ms)
+        self.report.batch_sizes.append(len(good))
         self.report.batches += 1
         columns = self.backend.info.stats_columns
         stats = outputs.get("stats")
         results = []
         for k, it in enumerate(good):
-            it.timings["infer"] = infer_ms
+            it.t_infer = (t0, t1)
             per = {name: arr[k] for name, arr in outputs.items()}
             st = {c: float(stats[k, j]) for j, c in enumerate(columns)} if stats is not None else {}
             results.append(Result(it, "ok", outputs=per, stats=st, batch=batch_id))

@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from depthmask.contract.constants import MASK_EMPTY_KEEP, MASK_FULL_KEEP
 from depthmask.sources.base import Frame
+from depthmask.sources.fit import Placement
 
 Status = Literal["ok", "dropped", "decode_error", "skipped"]
 
@@ -22,6 +24,10 @@ class Item:
     input: np.ndarray | None = None
     error: str | None = None  # why a decoded frame could not be prepared (fit); its record says so
     timings: dict[str, float] = field(default_factory=dict)  # stage → milliseconds
+    display: np.ndarray | None = None  # the frame at its own aspect, scaled to the overlay's width
+    placement: Placement | None = None  # where the model's input lies in the source frame
+    t_ready: float | None = None  # perf_counter when the input was fitted (then it queues for a batch)
+    t_infer: tuple[float, float] | None = None  # perf_counter at the start and end of its batch's inference
 
 
 @dataclass
@@ -40,8 +46,20 @@ class Result:
         """The source frame this result belongs to."""
         return self.item.frame
 
-    def record(self, latency_ms: float) -> dict[str, Any]:
-        """The audit-log line of contracts §4 (JSON-ready)."""
+    @property
+    def flags(self) -> list[str]:
+        """`mask_empty` / `mask_full` when G kept almost none / almost all of the pixels."""
+        keep = self.stats.get("mask_keep")
+        if keep is None or not np.isfinite(keep):
+            return []
+        return ["mask_empty"] if keep < MASK_EMPTY_KEEP else ["mask_full"] if keep > MASK_FULL_KEEP else []
+
+    def record(self, t_written: float) -> dict[str, Any]:
+        """The audit-log line of contracts §4 (JSON-ready), for a record written at perf_counter
+        `t_written`. `latency_ms` runs from the frame leaving its source to `t_written`; for an inferred
+        frame `stages_ms` splits it into preprocess + queue + infer + write, which sum to it (decode
+        comes before and is beside it), and `age_ms` gives the frame's age at inference and when written."""
+        item = self.item
         rec: dict[str, Any] = {
             "frame": self.frame.index,
             "source": self.frame.source_id,
@@ -50,12 +68,33 @@ class Result:
         }
         if self.error:
             rec["error"] = self.error
-        rec.update({k: _finite(v) for k, v in self.stats.items()})
-        rec["latency_ms"] = round(latency_ms, 3)
+        flags = self.flags
+        for k, v in self.stats.items():
+            # The share of an (almost) empty mask's mass is noise, not where N looks: undefined.
+            rec[k] = None if k == "far_attention" and "mask_empty" in flags else _finite(v)
+        if flags:
+            rec["flags"] = flags
+        rec["latency_ms"] = _ms(t_written - item.t_read)
         rec["batch"] = self.batch
-        if self.item.timings:
-            rec["stages_ms"] = {k: round(v, 3) for k, v in self.item.timings.items()}
+        timings = dict(item.timings)
+        if item.t_ready is not None and item.t_infer is not None:
+            start, end = item.t_infer
+            timings.update(
+                preprocess=(item.t_ready - item.t_read) * 1e3,
+                queue=(start - item.t_ready) * 1e3,
+                infer=(end - start) * 1e3,
+                write=(t_written - end) * 1e3,
+            )
+            rec["age_ms"] = {"infer": _ms(start - item.t_read), "written": rec["latency_ms"]}
+        else:
+            rec["age_ms"] = {"written": rec["latency_ms"]}
+        if timings:
+            rec["stages_ms"] = {k: round(v, 3) for k, v in timings.items()}
         return rec
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1e3, 3)
 
 
 def _finite(v: float) -> float | None:

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from depthmask.contract import exits
+from depthmask.contract.constants import MASK_EMPTY_KEEP, MASK_FULL_KEEP
 from depthmask.environment import fingerprint
 from depthmask.errors import ConfigError, OutputError
 from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.latency import summarize
-from depthmask.runtime.overlay import overlay_size
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
 from depthmask.runtime.records import Result
 from depthmask.runtime.signals import deferred, interruptible, received
@@ -30,31 +30,39 @@ from depthmask.runtime.sinks.video import OverlayVideoSink
 from depthmask.sources import open_sources
 
 log = logging.getLogger("depthmask.runtime")
+ASPECT_TOLERANCE = 0.10  # frames whose aspect differs from the model's by more are warned about
+MAX_RUN_FOLDERS = 9999
 
 
-def run(cfg: RunConfig, on_result: Callable[[Result], None] | None = None) -> dict[str, Any]:
+def run(
+    cfg: RunConfig,
+    on_result: Callable[[Result], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
+) -> dict[str, Any]:
     """Stream every source through the model; returns the summary (also written to `summary.json`).
 
+    Outputs go to a new folder (`cfg.out`, or `out2`, `out3`, … when it holds an earlier run, unless
+    `cfg.exist_ok`); the summary's `out` names it. `on_start(frames)` is told, once, before the first
+    frame, how many frames the run will read (None when a source's length is unknown); `on_result`
+    gets each frame's result as its record is written.
     The model is validated and the output folder checked before the first frame. SIGINT and SIGTERM stop
     the run with every output finalised (exit status 130 / 143 in the summary); a second one exits at
     once. An optional output that fails (a full disk, an encoder error) is set aside and recorded; only
     a failing audit log ends the run early.
     """
-    with interruptible():
-        return _run(cfg, on_result)
-
-
-def _run(cfg: RunConfig, on_result: Callable[[Result], None] | None) -> dict[str, Any]:
-    # From the first frame to the summary a signal is noted, never raised (see runtime.signals).
-    with contextlib.ExitStack() as calm:
-        return _run_deferring(cfg, on_result, calm)
+    with interruptible(), contextlib.ExitStack() as calm:
+        # From the first frame to the summary a signal is noted, never raised (see runtime.signals).
+        return _run_deferring(cfg, on_result, on_start, calm)
 
 
 def _run_deferring(
-    cfg: RunConfig, on_result: Callable[[Result], None] | None, calm: contextlib.ExitStack
+    cfg: RunConfig,
+    on_result: Callable[[Result], None] | None,
+    on_start: Callable[[int | None], None] | None,
+    calm: contextlib.ExitStack,
 ) -> dict[str, Any]:
     sources = open_sources(list(cfg.sources))
-    prepare_output_folder(cfg.out)
+    out = prepare_output_folder(cfg.out, cfg.exist_ok)
     name = cfg.backend or backend_name_for(cfg.model)
     backend = create_backend(name, cfg.model, **backend_options(name, cfg))
     opened: list[Any] = []
@@ -69,29 +77,23 @@ def _run_deferring(
         backend_description = backend.describe()  # while loaded: providers, device, threads in use
         ids = [s.source_id for s in sources]
         policies = [cfg.policy or s.default_policy for s in sources]
-        audit = AuditLogSink(cfg.out / "audit.jsonl", info.stats_columns)
+        audit = AuditLogSink(out / "audit.jsonl", info.stats_columns)
         audit.open()  # the record of the run: if it cannot be written, nothing runs
         sinks.append(audit)
         optional: list[tuple[str, Sink]] = []
         if cfg.show:
             from depthmask.runtime.sinks.window import WindowSink
 
-            optional.append(("window", WindowSink(info.height)))
+            optional.append(("window", WindowSink()))
+        expected = expected_frames(sources, cfg.max_frames)
         if "samples" in cfg.save:
-            total = sum(int(s.describe().get("frames") or 0) for s in sources) or None
-            optional.append(("samples", SamplesSink(cfg.out, total)))
+            optional.append(("samples", SamplesSink(out, expected)))
         if "video" in cfg.save:
-            size = overlay_size(
-                info.height,
-                info.width,
-                "mask" in info.outputs,
-                bool({"depth", "depth_masked"} & set(info.outputs)),
-            )
             fps = {s.source_id: float(s.describe().get("fps") or 0.0) for s in sources}
-            optional.append(("video", OverlayVideoSink(cfg.out, ids, fps, size, cfg.depth_range)))
+            optional.append(("video", OverlayVideoSink(out, ids, fps, cfg.depth_range)))
         files = {k for k in ("depth", "depth_masked", "mask") if k in cfg.save and k in info.outputs}
         if files:
-            optional.append(("files", FrameFilesSink(cfg.out, files, ids)))
+            optional.append(("files", FrameFilesSink(out, files, ids)))
         for label, sink in optional:
             guarded = GuardedSink(sink, label)
             guarded.open()
@@ -100,12 +102,16 @@ def _run_deferring(
             "effective config: backend=%s batch=%d policy=%s fit=%s model=%s",
             backend.name, cfg.batch, policies, cfg.fit, cfg.model,
         )  # fmt: skip
+        pictures = cfg.show or bool({"video", "samples"} & cfg.save)
         options = PipelineOptions(
-            cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit, max_frames=cfg.max_frames
-        )
+            cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit, max_frames=cfg.max_frames,
+            display_width=cfg.overlay_width if pictures else None,
+        )  # fmt: skip
         t0 = time.time()
         pipeline = Pipeline(sources, policies, backend, sinks, options, on_result)
         calm.enter_context(deferred())
+        if on_start is not None:
+            on_start(expected)
         report = pipeline.run()
     finally:
         calm.enter_context(deferred())  # closing (a video's index, the log) is never cut by a signal
@@ -120,8 +126,14 @@ def _run_deferring(
     for d, s, n in zip(described, sources, report.read, strict=True):
         d["frames_read"] = n
         d["end"] = report.end_notes.get(s.source_id) or d.get("end")
+    logged = audit.summary()
     summary = {
-        **audit.summary(),
+        **logged,
+        "out": str(out),
+        "warnings": [
+            *aspect_warnings(report.source_sizes, (info.height, info.width), cfg.fit),
+            *mask_warnings(logged["flags"], audit.counts["ok"], cfg.sources),
+        ],
         "exit_status": _exit_status(audit.counts, report),
         "interrupted": report.interrupted,
         "signal": signal.Signals(report.signal).name if report.signal else None,
@@ -130,7 +142,10 @@ def _run_deferring(
         "wall_s": round(report.wall_s, 3),
         "throughput_fps": round(audit.counts["ok"] / report.wall_s, 3) if report.wall_s > 0 else None,
         "batches": report.batches,
-        "infer_ms_per_batch": summarize(report.infer_ms),
+        "compute_ms": {
+            "per_batch": summarize(report.infer_ms),
+            "per_frame": summarize(ms / n for ms, n in zip(report.infer_ms, report.batch_sizes, strict=True)),
+        },
         "sink_ms_per_frame": summarize(report.sink_ms),
         "policies": dict(zip([s.source_id for s in sources], policies, strict=True)),
         "sources": described,
@@ -142,10 +157,10 @@ def _run_deferring(
         "environment": fingerprint(),
     }
     try:
-        write_json_atomic(cfg.out / "summary.json", summary)
+        write_json_atomic(out / "summary.json", summary)
     except OSError as exc:  # a full disk: the records already in audit.jsonl are the run's account
         lost = OutputError(
-            f"could not write {cfg.out / 'summary.json'} ({exc.strerror or exc}); audit.jsonl keeps the "
+            f"could not write {out / 'summary.json'} ({exc.strerror or exc}); audit.jsonl keeps the "
             f"{audit.lines} records written before. Free space and re-run, or pass another --out"
         )
         if report.error is None:
@@ -156,18 +171,105 @@ def _run_deferring(
     return summary
 
 
-def prepare_output_folder(out: Path) -> None:
-    """Create `out` (and its parents) and prove it is writable, before any model or frame is touched."""
+def prepare_output_folder(out: Path, exist_ok: bool = True) -> Path:
+    """The folder this run writes to, created and proven writable before any model or frame is touched:
+    `out` itself when it is new or empty (or `exist_ok`), else the first free `out2`, `out3`, … (as
+    Ultralytics numbers its runs), so a re-run never mixes its outputs with an earlier run's."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is an existing file; name a folder (it is created if missing)")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
+        folder = out if exist_ok else _new_folder(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise OutputError(
             f"--out {out} cannot be written ({exc.strerror or exc}); name a folder you can write to"
         ) from None
+    return folder
+
+
+def _new_folder(out: Path) -> Path:
+    """`out`, or `out2`, `out3`, … : the first that does not exist or is an empty folder, claimed by
+    mkdir so two runs started at once never share one."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, MAX_RUN_FOLDERS + 1):
+        folder = out if n == 1 else out.with_name(f"{out.name}{n}")
+        if folder.is_dir() and not any(folder.iterdir()):
+            return folder
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:  # an earlier run's folder (or a file of that name): the next number
+            continue
+    raise OutputError(
+        f"--out {out}: {out.name}2 … {out.name}{MAX_RUN_FOLDERS} all hold earlier runs; name another folder "
+        "or add --exist-ok to write into it"
+    )
+
+
+def expected_frames(sources: Iterable[Any], max_frames: int | None) -> int | None:
+    """How many frames the run will read: each source's length (capped by `max_frames`), summed; None
+    when a source does not know its length and no cap is given (a camera, a stream)."""
+    total = 0
+    for source in sources:
+        n = source.describe().get("frames")
+        if not n:
+            if max_frames is None:
+                return None
+            n = max_frames
+        total += min(int(n), max_frames) if max_frames is not None else int(n)
+    return total
+
+
+def aspect_warnings(
+    sizes: dict[str, tuple[int, int]], model: tuple[int, int], fit: str
+) -> list[dict[str, str]]:
+    """One warning per source whose aspect differs from the model input's by more than 10 %."""
+    out = []
+    mh, mw = model
+    for sid, (h, w) in sizes.items():
+        ratio = (w / h) / (mw / mh)
+        if abs(ratio - 1) > ASPECT_TOLERANCE:
+            how = {
+                "resize": "stretched to it (add --fit letterbox or --fit crop to keep shapes)",
+                "crop": "centre-cropped to it (the overlay shows what the model saw)",
+                "letterbox": "letterboxed into it (grey bars the model saw, cut away in the overlay)",
+            }[fit]
+            out.append({
+                "kind": "aspect",
+                "message": f"{sid}: frames are {w}×{h} (aspect {w / h:.2f}) but the model takes {mw}×{mh} "
+                f"(aspect {mw / mh:.2f}); --fit {fit}: {how}",
+            })  # fmt: skip
+    return out
+
+
+def mask_warnings(flags: dict[str, int], ok: int, sources: Iterable[str]) -> list[dict[str, str]]:
+    """A warning when G kept almost nothing or almost everything on some frames: what it means, what to do."""
+    if not ok:
+        return []
+    data = next(iter(sources), "FOOTAGE")
+    texts = {
+        "mask_empty": (
+            f"G kept < {MASK_EMPTY_KEEP:.0%} of the pixels: far_attention is undefined there (null) and the "
+            "mask says nothing about where N looks"
+        ),
+        "mask_full": (
+            f"G kept > {MASK_FULL_KEEP:.0%} of the pixels: the mask is not sparse, so it does not single out "
+            "what N uses"
+        ),
+    }
+    out = []
+    for kind, text in texts.items():
+        n = flags.get(kind, 0)
+        if n:
+            out.append({
+                "kind": kind,
+                "message": f"{n} of {ok} frames ({n / ok:.0%}): {text}. This G was probably not trained "
+                "for this footage: `depthmask train mask --depth-checkpoint N.safetensors --data "
+                f"{data}` trains one that is",
+            })  # fmt: skip
+    return out
 
 
 def backend_options(name: str, cfg: RunConfig) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 import cv2
@@ -38,32 +39,74 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
     return image
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a fitted frame's content lies: `window` is the part of the source the model sees
+    (top, left, height, width in source pixels), `content` where that part lands in the model's input
+    (top, left, height, width in input pixels; smaller than the input only under letterbox)."""
+
+    source: tuple[int, int]
+    input: tuple[int, int]
+    window: tuple[int, int, int, int]
+    content: tuple[int, int, int, int]
+
+
+def placement(source_hw: tuple[int, int], height: int, width: int, fit: Fit = "resize") -> Placement:
+    """The geometry of fitting a source of `source_hw` pixels to height×width (the one copy of the rule
+    that `fit_frame` applies and `to_source` inverts); scaled sizes are clamped to at least one pixel."""
+    _check_target(height, width, fit)
+    h, w = source_hw
+    whole_source, whole_input = (0, 0, h, w), (0, 0, height, width)
+    if fit == "resize" or (h, w) == (height, width):
+        return Placement((h, w), (height, width), whole_source, whole_input)
+    if fit == "crop":
+        # The window that covers the output, in source pixels: scaling the whole frame first would make
+        # a 1×5000 strip 228 × 1.1 million pixels.
+        scale = max(height / h, width / w)
+        ch, cw = min(h, max(1, round(height / scale))), min(w, max(1, round(width / scale)))
+        return Placement((h, w), (height, width), ((h - ch) // 2, (w - cw) // 2, ch, cw), whole_input)
+    scale = min(height / h, width / w)
+    nh, nw = min(height, max(1, round(h * scale))), min(width, max(1, round(w * scale)))
+    return Placement((h, w), (height, width), whole_source, ((height - nh) // 2, (width - nw) // 2, nh, nw))
+
+
 def fit_frame(image: np.ndarray, height: int, width: int, fit: Fit = "resize") -> np.ndarray:
     """Resize (stretch), centre-crop after scaling to cover, or letterbox (pad with grey) to height×width.
 
     Any uint8 image of at least 1×1 pixel (any aspect, grey, BGR or BGRA, any strides) gives a contiguous
-    uint8 height×width×3 array; scaled sizes are clamped to at least one pixel. FitError (a SourceError)
-    for an image that cannot be fitted, ConfigError for a bad size or fit mode.
+    uint8 height×width×3 array. FitError (a SourceError) for an image that cannot be fitted, ConfigError
+    for a bad size or fit mode.
     """
     _check_target(height, width, fit)
     image = as_bgr(image)
-    h, w = image.shape[:2]
-    if (h, w) == (height, width):
-        return image
-    if fit == "resize":
-        return _resize(image, height, width)
-    if fit == "crop":
-        # Crop the window that covers the output in source pixels, then scale only that: scaling the
-        # whole frame first would make a 1×5000 strip 228 × 1.1 million pixels.
-        scale = max(height / h, width / w)
-        ch, cw = min(h, max(1, round(height / scale))), min(w, max(1, round(width / scale)))
-        top, left = (h - ch) // 2, (w - cw) // 2
-        return _resize(image[top : top + ch, left : left + cw], height, width)
-    scale = min(height / h, width / w)
-    nh, nw = min(height, max(1, round(h * scale))), min(width, max(1, round(w * scale)))
+    place = placement(image.shape[:2], height, width, fit)
+    top, left, ch, cw = place.window
+    window = _resize(image[top : top + ch, left : left + cw], *place.content[2:])
+    if place.content == (0, 0, height, width):
+        return window
     out = np.full((height, width, 3), LETTERBOX_GREY, dtype=np.uint8)
-    top, left = (height - nh) // 2, (width - nw) // 2
-    out[top : top + nh, left : left + nw] = _resize(image, nh, nw)
+    top, left, nh, nw = place.content
+    out[top : top + nh, left : left + nw] = window
+    return out
+
+
+def to_source(values: np.ndarray, place: Placement, size: tuple[int, int], fill: float = 0.0) -> np.ndarray:
+    """A map over the model's input (any resolution of it: a mask, a half-size depth) drawn back over the
+    source frame at `size` (height, width; the source's own or a scaled-down copy of it): letterbox
+    padding is cut away, and under crop the source outside the model's window gets `fill`."""
+    values = np.asarray(values, dtype=np.float32)
+    (ih, iw), (mh, mw) = place.input, values.shape[:2]
+    top, left, nh, nw = place.content
+    y0, y1 = round(top * mh / ih), max(round((top + nh) * mh / ih), round(top * mh / ih) + 1)
+    x0, x1 = round(left * mw / iw), max(round((left + nw) * mw / iw), round(left * mw / iw) + 1)
+    content = np.ascontiguousarray(values[y0:y1, x0:x1])
+    (sh, sw), (dh, dw) = place.source, size
+    wt, wl, wh, ww = place.window
+    # The window in the output's pixels (the output is the source scaled by dh/sh, dw/sw).
+    oy0, oy1 = round(wt * dh / sh), max(round((wt + wh) * dh / sh), round(wt * dh / sh) + 1)
+    ox0, ox1 = round(wl * dw / sw), max(round((wl + ww) * dw / sw), round(wl * dw / sw) + 1)
+    out = np.full((dh, dw), fill, dtype=np.float32)
+    out[oy0:oy1, ox0:ox1] = cv2.resize(content, (ox1 - ox0, oy1 - oy0), interpolation=cv2.INTER_LINEAR)
     return out
 
 

@@ -7,6 +7,14 @@ KITTI layout (spec/training.md, "KITTI formats"), both under one `root` so `kitt
     <root>/<date>/calib_cam_to_cam.txt                               S_02, K_02, S_rect_02, P_rect_02 only
     <root>/<split>/<date>_drive_<NNNN>_sync/proj_depth/groundtruth/image_02/<10-digit index>.png
         uint16, value = round(metres × 256), 0 = no measurement (sky, haze and unsampled pixels)
+
+With `lidar=True` also a simulated Velodyne scan per frame and the calibration that goes with it
+(`depthmask.synthetic.lidar`), so `kitti:<drive>?gt=velodyne` reads the drive as KITTI's raw scans:
+
+    <root>/<date>/<date>_drive_<NNNN>_sync/velodyne_points/data/<10-digit index>.bin   float32 x, y, z, r
+    <root>/<date>/<date>_drive_<NNNN>_sync/velodyne_points/timestamps{,_start,_end}.txt
+    <root>/<date>/calib_cam_to_cam.txt     every camera's S, K, D, R, T, S_rect, R_rect, P_rect (00 … 03)
+    <root>/<date>/calib_velo_to_cam.txt    R, T (Velodyne → camera 0), delta_f, delta_c
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ import cv2
 import numpy as np
 
 from depthmask.errors import ConfigError, OutputError
+from depthmask.synthetic import lidar as lidar_scan
 from depthmask.synthetic.config import SceneConfig
 from depthmask.synthetic.scene import iter_frames
 
 DEPTH_SCALE = 256.0  # KITTI: metres = value / 256
 DEFAULT_KEEP = 0.07  # share of pixels a sparse ground truth keeps (projected LiDAR covers about 5–10 %)
-LIDAR_TOP_DEG = 2.0  # an HDL-64E sees at most 2° above horizontal: no returns in the rows above
+LIDAR_TOP_DEG = lidar_scan.TOP_DEG  # an HDL-64E sees at most 2° above horizontal: no returns above
 _SPARSE = 4  # stream tag for the ground-truth sampling, apart from the scene's own streams
 
 
@@ -47,7 +56,9 @@ class KittiDrive:
     images: tuple[Path, ...]
     timestamps: Path
     depths: tuple[Path, ...]
-    calibration: Path
+    calibration: Path  # calib_cam_to_cam.txt
+    scans: tuple[Path, ...] = ()  # velodyne_points/data/*.bin (lidar=True only)
+    velo_calibration: Path | None = None  # calib_velo_to_cam.txt (lidar=True only)
 
 
 def kitti_depth_from_metres(
@@ -103,11 +114,13 @@ def write_kitti_drive(
     split: str = "train",
     pattern: DepthPattern | str = DepthPattern.DENSE,
     keep: float = DEFAULT_KEEP,
+    lidar: bool = False,
 ) -> KittiDrive:
     """Render frames start … start+count−1 and write them in the KITTI raw + annotated-depth layout.
 
     Timestamps start at noon of `date` and step by 1/fps. `pattern` and `keep` choose dense or
     LiDAR-like sparse ground truth; sky and anything at max_depth are always 0 (no measurement).
+    `lidar` adds a simulated Velodyne scan per frame and the full KITTI calibration (module docstring).
     """
     _parse_date(date)
     if not isinstance(count, Integral) or count < 1:
@@ -123,19 +136,23 @@ def write_kitti_drive(
         raise ConfigError(f"depth pattern {pattern!r} is not one of {choices}") from None
     if not 0 < keep <= 1:
         raise ConfigError(f"keep={keep!r} must lie in (0, 1]: the share of pixels sparse ground truth keeps")
+    if not isinstance(lidar, (bool, np.bool_)):
+        raise ConfigError(f"lidar={lidar!r} must be true or false")
 
     root = Path(root)
     name = f"{date}_drive_{drive:04d}_sync"
     drive_dir = root / date / name
     image_dir = drive_dir / "image_02" / "data"
     depth_dir = root / split / name / "proj_depth" / "groundtruth" / "image_02"
-    for folder in (image_dir, depth_dir):
+    scan_dir = drive_dir / "velodyne_points" / "data"
+    for folder in (image_dir, depth_dir, *([scan_dir] if lidar else [])):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create {folder}: {exc.strerror}; choose a writable root") from None
 
-    images, depths, stamps = [], [], []
+    calibration_rig = lidar_scan.calibration_for(config) if lidar else None
+    images, depths, scans, stamps = [], [], [], []
     for frame in iter_frames(config, count, start):
         stem = f"{frame.index:010d}.png"
         images.append(_imwrite(image_dir / stem, frame.image))
@@ -143,11 +160,26 @@ def write_kitti_drive(
         encoded = kitti_depth_from_metres(frame.depth, config.max_depth, keep_mask)
         depths.append(_imwrite(depth_dir / stem, encoded))
         stamps.append(kitti_timestamp(date, frame.timestamp))
+        if calibration_rig is not None:
+            points = lidar_scan.scan_from_depth(config, frame.depth, frame.image, calibration_rig)
+            scans.append(_write_scan(scan_dir / f"{frame.index:010d}.bin", points))
     timestamps = drive_dir / "image_02" / "timestamps.txt"
     timestamps.write_text("\n".join(stamps) + "\n")
     calibration = root / date / "calib_cam_to_cam.txt"
-    calibration.write_text(_calibration(config))
-    return KittiDrive(drive_dir, tuple(images), timestamps, tuple(depths), calibration)
+    if calibration_rig is None:
+        calibration.write_text(_calibration(config))
+        return KittiDrive(drive_dir, tuple(images), timestamps, tuple(depths), calibration)
+    when = lidar_scan.calib_time(date)
+    calibration.write_text(calibration_rig.cam_to_cam_text(when))
+    velo_calibration = root / date / "calib_velo_to_cam.txt"
+    velo_calibration.write_text(calibration_rig.velo_to_cam_text(when))
+    half_turn = 0.5 / config.fps  # the sweep that ends as the camera fires
+    for suffix, shift in (("", 0.0), ("_start", -half_turn), ("_end", half_turn)):
+        lines = [kitti_timestamp(date, config.timestamp(i) + shift) for i in range(start, start + count)]
+        (scan_dir.parent / f"timestamps{suffix}.txt").write_text("\n".join(lines) + "\n")
+    return KittiDrive(
+        drive_dir, tuple(images), timestamps, tuple(depths), calibration, tuple(scans), velo_calibration
+    )
 
 
 def write_video(config: SceneConfig, path: Path | str, count: int, *, start: int = 0) -> Path:
@@ -171,6 +203,16 @@ def write_video(config: SceneConfig, path: Path | str, count: int, *, start: int
 def _imwrite(path: Path, image: np.ndarray) -> Path:
     if not cv2.imwrite(str(path), image):
         raise OutputError(f"OpenCV could not write {path}; check the folder is writable and has space")
+    return path
+
+
+def _write_scan(path: Path, points: np.ndarray) -> Path:
+    try:
+        points.astype("<f4").tofile(path)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror}; check the folder is writable and has space"
+        ) from None
     return path
 
 

@@ -23,7 +23,7 @@ DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("none", "bf16", "fp16")
 SCHEDULES = ("step", "constant", "cosine")
 BAD_INPUT_POLICIES = ("skip", "stop")
-DEPTH_LOSS_NAMES = ("hu2019", "fcrn")  # the keys of losses.DEPTH_LOSSES, named here to stay torch-free
+DEPTH_LOSS_NAMES = ("hu2019", "fcrn", "berhu")  # losses.DEPTH_LOSSES' keys, named here to stay torch-free
 
 # Settings a resumed run may change: they decide how long and how verbosely it runs, not what it computes.
 RESUMABLE_CHANGES = frozenset(
@@ -113,7 +113,7 @@ class TrainConfig:
         if not 0 < self.lr_gamma <= 1:
             raise ConfigError(f"--lr-gamma must be in (0, 1], got {self.lr_gamma}")
         if self.input_size is not None and (len(self.input_size) != 2 or min(self.input_size) < 8):
-            raise ConfigError(f"--input-size must be H,W with both at least 8 pixels, got {self.input_size}")
+            raise ConfigError(f"--size must be HxW with both at least 8 pixels, got {self.input_size}")
         if self.deterministic and self.cudnn_benchmark:
             raise ConfigError(
                 "--deterministic and --cudnn-benchmark contradict each other (benchmark picks kernels "
@@ -158,7 +158,8 @@ class DepthTrainConfig(TrainConfig):
     network: str = "hu2019_resnet50"  # the paper's Table 1 network
     epochs: int = 20
     schedule: str = "step"
-    loss: str | None = None  # hu2019 (l_depth + l_grad + l_normal) or fcrn (ℓ1); None: the network's family
+    # hu2019 (l_depth + l_grad + l_normal), fcrn (ℓ1) or berhu (Laina's reverse Huber); None: by family
+    loss: str | None = None
     out: Path = Path("runs/train-depth")
 
     def _validate(self) -> None:

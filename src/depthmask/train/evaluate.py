@@ -106,7 +106,8 @@ class EvalConfig:
         for name in ("input_size", "depth_size"):
             size = getattr(self, name)
             if size is not None and (len(size) != 2 or min(size) < 8):
-                raise ConfigError(f"--{name.replace('_', '-')} must be H,W, both at least 8, got {size}")
+                option = "--size" if name == "input_size" else "--depth-size"
+                raise ConfigError(f"{option} must be HxW, both at least 8, got {size}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
@@ -411,6 +412,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         "samples": len(dataset),
         "dataset": type(base).__name__,
         "ground_truth": has_gt,
+        "gt": getattr(base, "gt", None) if has_gt else None,  # KITTI: 'annotated' or 'velodyne'
         "metric_settings": settings,
         "device": str(device),
     }
@@ -476,7 +478,7 @@ def _input_size(
     from depthmask.nets.models.byo import is_factory_spec
 
     if cfg.input_size is not None:
-        return cfg.input_size, "--input-size"
+        return cfg.input_size, "--size"
     recorded = {tuple(c["input_size"]) for c in mask_configs if c.get("input_size")}
     if len(recorded) == 1:
         return next(iter(recorded)), "the size G was trained at"

@@ -1,4 +1,5 @@
-"""The paper's losses (§4.1 and the authors' code): l_depth, l_grad, l_normal, l_dif, ℓ1, sparsity, Eq. 4.
+"""The paper's losses (§4.1 and the authors' code): l_depth, l_grad, l_normal, l_dif, ℓ1, sparsity, Eq. 4;
+and Laina et al.'s reverse Huber (berHu).
 
 Every term takes an optional validity mask (KITTI's sparse ground truth); without one, all pixels count.
 """
@@ -69,6 +70,21 @@ def l1_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None
     return _mean((pred - target).abs(), valid)
 
 
+def berhu_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Laina et al.'s reverse Huber: mean of |e| where |e| ≤ c, (e² + c²)/(2c) elsewhere.
+
+    c = 0.2 · max |e| over the batch's valid pixels, a constant of the step (no gradient flows through it).
+    """
+    err = (pred - target).abs()
+    with torch.no_grad():
+        counted = err if valid is None else torch.where(valid.bool(), err, torch.zeros_like(err))
+        c = 0.2 * counted.max()
+        # c = 0 only when every counted error is 0, all on the linear side; keep the other side finite.
+        denominator = 2.0 * torch.where(c > 0, c, torch.ones_like(c))
+    quadratic = (err.square() + c.square()) / denominator
+    return _mean(torch.where(err <= c, err, quadratic), valid)
+
+
 def sparsity(mask: torch.Tensor) -> torch.Tensor:
     """The relaxed sparseness term mean(M)."""
     return mask.mean()
@@ -92,4 +108,4 @@ def mask_objective(
     return MaskObjective(total=dif + lam * sp, dif=dif, sparsity=sp)
 
 
-DEPTH_LOSSES = {"hu2019": hu_loss, "fcrn": l1_loss}
+DEPTH_LOSSES = {"hu2019": hu_loss, "fcrn": l1_loss, "berhu": berhu_loss}

@@ -1,5 +1,8 @@
 """What a run reports while it trains: a progress bar, `metrics.jsonl` + `metrics.csv`, TensorBoard.
 
+The bar shows steps done of all, percent, steps/s, elapsed time, ETA, loss and samples/s; when the
+console is not a terminal (a log, CI) the same reads as one plain line every few seconds.
+
 Only the main process reports. Records are structured (one JSON object a line, `event` "step" or
 "epoch"); the CSV holds the step records with the columns of the first one. On `--resume`, records past
 the resumed step (work that was redone) are dropped so each step appears once.
@@ -15,23 +18,17 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from depthmask.errors import module_available
+from depthmask.progress import PLAIN_INTERVAL_S, Meter
 
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
 
 
 class Monitor:
-    """Progress bar and metric files of one run (use as a context manager on the main process)."""
+    """Progress bar and metric files of one run (use as a context manager on the main process).
+    `interval_s`: how often a console that is not a terminal gets a progress line."""
 
     def __init__(
         self,
@@ -42,6 +39,7 @@ class Monitor:
         progress: bool,
         tensorboard: bool,
         console: Console | None = None,
+        interval_s: float = PLAIN_INTERVAL_S,
     ) -> None:
         self.out = out
         self.console = console or Console(stderr=True)
@@ -57,37 +55,27 @@ class Monitor:
 
             self._tb = SummaryWriter(log_dir=str(out / "tensorboard"), purge_step=done_steps + 1)
         self.tensorboard_active = self._tb is not None
-        self._progress = None
+        self._meter = None
         if progress:
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}"),
-                TextColumn("{task.fields[rate]} samples/s"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=False,
-            )
-            self._task = self._progress.add_task(
-                "train", total=total_steps, completed=done_steps, loss="—", rate="—"
-            )
+            self._meter = Meter(
+                self.console, "train", unit="steps", total=total_steps, completed=done_steps,
+                detail="loss {task.fields[loss]} · {task.fields[samples_per_s]} samples/s",
+                interval_s=interval_s, loss="—", samples_per_s="—",
+            )  # fmt: skip
         self._t0 = time.perf_counter()
         self._last_t = self._t0
         self._samples_since = 0
 
     def __enter__(self) -> Monitor:
-        if self._progress is not None:
-            self._progress.start()
+        if self._meter is not None:
+            self._meter.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        if self._meter is not None:
+            self._meter.stop()
         self._jsonl.close()
         self._csv.close()
         if self._tb is not None:
@@ -100,8 +88,8 @@ class Monitor:
     def advance(self, *, epoch: int, loss: float, samples: int) -> None:
         """One optimiser step done: moves the bar and counts samples for the rate."""
         self._samples_since += samples
-        if self._progress is not None:
-            self._progress.update(self._task, advance=1, description=f"epoch {epoch + 1}", loss=f"{loss:.4f}")
+        if self._meter is not None:
+            self._meter.update(advance=1, description=f"epoch {epoch + 1}", loss=f"{loss:.4f}")
 
     def record(self, record: dict[str, Any]) -> dict[str, Any]:
         """Write a metric record (adds `samples_per_s` since the last step record and `elapsed_s`)."""
@@ -110,8 +98,8 @@ class Monitor:
         if record.get("event") == "step":
             record["samples_per_s"] = round(self._samples_since / max(now - self._last_t, 1e-9), 2)
             self._samples_since, self._last_t = 0, now
-            if self._progress is not None:
-                self._progress.update(self._task, rate=f"{record['samples_per_s']:.1f}")
+            if self._meter is not None:
+                self._meter.update(samples_per_s=f"{record['samples_per_s']:.1f}")
         record["elapsed_s"] = round(now - self._t0, 3)
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()

@@ -15,6 +15,8 @@ from depthmask.errors import OutputError
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.records import Result
 
+LATENCY_STAGES = ("preprocess", "queue", "infer", "write")  # they sum to latency_ms (decode is before)
+
 
 class AuditLogSink:
     """Writes one JSON line per frame and keeps what the summary needs.
@@ -32,6 +34,9 @@ class AuditLogSink:
         self.stats: dict[str, list[float]] = {c: [] for c in stats_columns}
         self.latency: list[float] = []
         self.stages: dict[str, list[float]] = {}
+        self.ages: dict[str, list[float]] = {}
+        self.by_source: dict[str, dict[str, int]] = {}
+        self.flags: dict[str, int] = {"mask_empty": 0, "mask_full": 0}
         self.counts: dict[str, int] = {"ok": 0, "dropped": 0, "decode_error": 0, "skipped": 0}
         self.errors: list[dict[str, Any]] = []
         self.lines = 0  # records written whole
@@ -46,8 +51,7 @@ class AuditLogSink:
 
     def write(self, result: Result) -> None:
         """Append the record; latency runs from the frame leaving its source to this line being written."""
-        latency_ms = (time.perf_counter() - result.item.t_read) * 1e3
-        rec = result.record(latency_ms)
+        rec = result.record(time.perf_counter())
         try:
             self._append((json.dumps(rec) + "\n").encode())
             self.lines += 1
@@ -57,14 +61,21 @@ class AuditLogSink:
                 f"{rec['source']}; the records before it are in the file. Free space or pass another --out"
             ) from None
         self.counts[result.status] += 1
+        self.ages.setdefault("written", []).append(rec["age_ms"]["written"])
+        source = self.by_source.setdefault(rec["source"], {"read": 0, "dropped": 0})
+        source["read"] += 1
+        source["dropped"] += result.status == "dropped"
         if result.status == "ok":
-            self.latency.append(latency_ms)
+            self.latency.append(rec["latency_ms"])
+            self.ages.setdefault("infer", []).append(rec["age_ms"]["infer"])
             for c in self.columns:
                 v = rec.get(c)
                 if v is not None:
                     self.stats[c].append(v)
-            for stage, ms in result.item.timings.items():
+            for stage, ms in rec.get("stages_ms", {}).items():
                 self.stages.setdefault(stage, []).append(ms)
+            for flag in rec.get("flags", ()):
+                self.flags[flag] += 1
         elif result.status != "dropped" and len(self.errors) < 100:
             self.errors.append({"frame": rec["frame"], "source": rec["source"], "error": rec.get("error")})
 
@@ -94,13 +105,26 @@ class AuditLogSink:
             os.close(fd)
 
     def summary(self) -> dict[str, Any]:
-        """Counts, statistics and latency percentiles of what was logged."""
+        """Counts, statistics, flags, latency (end to end and by stage) and ages of what was logged."""
+        stages = {k: summarize(v) for k, v in self.stages.items()}
+        latency = summarize(self.latency)
+        summed = [stages[k]["mean"] for k in LATENCY_STAGES if k in stages]
         return {
             "counts": dict(self.counts),
             "frames": sum(self.counts.values()),
             "stats": {c: summarize(v) for c, v in self.stats.items()},
-            "latency_ms": summarize(self.latency),
-            "stages_ms": {k: summarize(v) for k, v in self.stages.items()},
+            "flags": dict(self.flags),
+            "latency_ms": latency,
+            "stages_ms": stages,
+            "latency_stages": {
+                "stages": list(LATENCY_STAGES),
+                "sum_of_stage_means_ms": round(sum(summed), 3) if summed else None,  # type: ignore[arg-type]
+                "end_to_end_mean_ms": latency["mean"],
+            },
+            "age_ms": {k: summarize(v) for k, v in self.ages.items()},
+            "drops_by_source": {
+                sid: {**c, "rate": round(c["dropped"] / c["read"], 4)} for sid, c in self.by_source.items()
+            },
             "errors": self.errors,
         }
 

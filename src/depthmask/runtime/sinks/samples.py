@@ -8,7 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depthmask.runtime.overlay import DepthColorizer, mask_heatmap
+from depthmask.runtime.overlay import DepthColorizer, mask_heatmap, picture_of
 from depthmask.runtime.records import Result
 
 # ImageNet mean colour in BGR: what a masked-out pixel becomes once the normalised image is multiplied by M.
@@ -24,6 +24,7 @@ class SamplesSink:
         self.count = count
         self.stride = max(1, (expected_frames or 0) // count) if expected_frames else 25
         self.kept: list[dict[str, Any]] = []
+        self.ranges: list[tuple[float, float]] = []  # each kept sample's depth colour range (metres)
 
     def open(self) -> None:
         """Create the folder."""
@@ -31,32 +32,36 @@ class SamplesSink:
 
     def write(self, result: Result) -> None:
         """Save this frame's panels if it is one of the samples."""
-        if result.status != "ok" or result.item.input is None or len(self.kept) >= self.count:
+        if len(self.kept) >= self.count or result.frame.index % self.stride:
             return
-        if result.frame.index % self.stride:
+        drawn = picture_of(result)
+        if drawn is None:
             return
-        image = result.item.input
-        h, w = image.shape[:2]
+        image, maps = drawn  # at the footage's own aspect, like the overlay video
         panels: dict[str, np.ndarray] = {"input": image}
-        if "mask" in result.outputs:
-            m = cv2.resize(result.outputs["mask"][0], (w, h))
-            panels["mask"] = mask_heatmap(m, image)
-            panels["masked"] = (image * m[..., None] + MEAN_BGR * (1 - m[..., None])).astype(np.uint8)
-        depths = {k: result.outputs[k][0] for k in ("depth", "depth_masked") if k in result.outputs}
-        if depths:
+        if "mask" in maps:
+            m = maps["mask"][..., None]
+            panels["mask"] = mask_heatmap(maps["mask"], image)
+            panels["masked"] = (image * m + MEAN_BGR * (1 - m)).astype(np.uint8)
+        depths = {k: maps[k] for k in ("depth", "depth_masked") if k in maps}
+        finite = np.concatenate([d[np.isfinite(d)] for d in depths.values()]) if depths else np.empty(0)
+        if finite.size:
             # One fixed range for both depth panels, so they compare by colour.
-            both = np.concatenate([d.ravel() for d in depths.values()])
-            lo, hi = np.percentile(both[np.isfinite(both)], [2, 98])
+            lo, hi = np.percentile(finite, [2, 98])
             colorizer = DepthColorizer((float(lo), float(max(hi, lo + 1e-3))))
             for k, d in depths.items():
-                panels[k] = cv2.resize(colorizer.colorize(d), (w, h), interpolation=cv2.INTER_NEAREST)
+                panels[k] = colorizer.colorize(d)
+            self.ranges.append((float(lo), float(max(hi, lo + 1e-3))))
         stem = f"{result.item.source_index:02d}_{result.frame.index:010d}"
         files = {}
         for name, img in panels.items():
             path = self.dir / f"{stem}_{name}.png"
             cv2.imwrite(str(path), img)
             files[name] = path.name
-        self.kept.append({"source": result.frame.source_id, "frame": result.frame.index, "files": files})
+        entry = {"source": result.frame.source_id, "frame": result.frame.index, "files": files}
+        if "depth" in panels or "depth_masked" in panels:
+            entry["depth_range_m"] = [round(v, 3) for v in self.ranges[-1]]
+        self.kept.append(entry)
 
     def close(self) -> None:
         """Nothing buffered."""

@@ -10,9 +10,12 @@ import cv2
 import numpy as np
 
 from depthmask.errors import OutputError, module_available
-from depthmask.runtime.overlay import DepthColorizer, overlay_frame, placeholder_frame
+from depthmask.runtime.overlay import DepthColorizer, overlay_frame, picture_of, placeholder_frame
 from depthmask.runtime.records import Result
 from depthmask.runtime.sinks.base import source_dir_name
+from depthmask.sources.fit import fit_frame
+
+PLACEHOLDER_SIZE = (640, 360)  # (width, height) of a grey picture before any frame set the video's size
 
 log = logging.getLogger("depthmask.runtime")
 
@@ -84,14 +87,19 @@ class _AvWriter:
 
 
 class OverlayVideoSink:
-    """One overlay video per source; decode failures appear as labelled grey frames, so timing is kept."""
+    """One overlay video per source, drawn at the footage's own resolution and aspect (`picture_of`).
+
+    The video has one picture per frame read, at the source's frame rate, so it plays at real speed: a
+    frame the live policy dropped holds the last processed picture, a frame that could not be decoded or
+    was skipped is a labelled grey picture. A video's size is set by its first picture; a later frame of
+    another size (a folder of mixed images) is letterboxed into it.
+    """
 
     def __init__(
         self,
         out_dir: Path,
         source_ids: list[str],
         fps: dict[str, float],
-        picture_size: tuple[int, int],
         depth_range: tuple[float, float] | None = None,
         codec: str = "auto",
     ) -> None:
@@ -103,12 +111,14 @@ class OverlayVideoSink:
         self.depth_range = depth_range
         self.use_av = codec == "h264" or (codec == "auto" and module_available("av"))
         self.writers: dict[str, Any] = {}
+        self.sizes: dict[str, tuple[int, int]] = {}  # (width, height) of each source's video
+        self.last: dict[str, np.ndarray] = {}  # the last picture written, held while frames are dropped
         self.colorizers: dict[str, DepthColorizer] = {}
         self.frames: dict[str, int] = dict.fromkeys(source_ids, 0)
-        self.picture_size = picture_size  # (height, width) of the composed overlay
+        self.held: dict[str, int] = dict.fromkeys(source_ids, 0)
 
     def open(self) -> None:
-        """Writers open lazily at each source's first frame (the panel size is known then)."""
+        """Writers open lazily at each source's first frame (the picture size is known then)."""
         for p in self.paths.values():
             p.parent.mkdir(parents=True, exist_ok=True)
 
@@ -122,27 +132,28 @@ class OverlayVideoSink:
             except Exception as exc:  # PyAV without libx264, say: fall back to OpenCV, say so once
                 log.warning("H.264 through PyAV failed (%s); writing mp4v with OpenCV instead", exc)
                 self.writers[sid] = _CvWriter(self.paths[sid], self.fps.get(sid, 10.0), size)
-            self.colorizers.setdefault(sid, DepthColorizer(self.depth_range))
+            self.sizes[sid] = size
         return self.writers[sid]
 
     def write(self, result: Result) -> None:
-        """Append this frame's overlay (dropped frames are not in the video: they were not processed)."""
-        if result.status == "dropped":
-            return
+        """Append this frame's picture: its overlay, the held one (dropped) or a labelled grey one."""
         sid = result.frame.source_id
         colorizer = self.colorizers.setdefault(sid, DepthColorizer(self.depth_range))
-        if result.status == "ok" and result.item.input is not None:
-            depth = result.outputs.get("depth", result.outputs.get("depth_masked"))
-            mask = result.outputs.get("mask")
-            picture = overlay_frame(
-                result.item.input,
-                None if mask is None else mask[0],
-                None if depth is None else depth[0],
-                colorizer,
-            )
+        drawn = picture_of(result)
+        if drawn is not None:
+            picture = overlay_frame(*drawn, colorizer)
+        elif result.status == "dropped" and sid in self.last:
+            picture = self.last[sid]
+            self.held[sid] += 1
         else:
-            picture = placeholder_frame(*self.picture_size, f"frame {result.frame.index}: {result.status}")
-        self._writer(sid, (picture.shape[1], picture.shape[0])).write(picture)
+            width, height = self.sizes.get(sid, PLACEHOLDER_SIZE)
+            picture = placeholder_frame(height, width, f"frame {result.frame.index}: {result.status}")
+        size = self.sizes.get(sid, (picture.shape[1], picture.shape[0]))
+        if (picture.shape[1], picture.shape[0]) != size:
+            picture = fit_frame(picture, size[1], size[0], "letterbox")
+        self._writer(sid, size).write(picture)
+        if drawn is not None:
+            self.last[sid] = picture
         self.frames[sid] += 1
 
     def close(self) -> None:
@@ -163,4 +174,5 @@ class OverlayVideoSink:
         return {
             "codec": "h264" if self.use_av else "mp4v",
             "videos": {str(self.paths[s]): n for s, n in self.frames.items() if n},
+            "held_pictures": {str(self.paths[s]): n for s, n in self.held.items() if n},
         }

@@ -8,7 +8,7 @@ from typing import Any
 import cv2
 
 from depthmask.errors import ConfigError
-from depthmask.runtime.overlay import DepthColorizer, overlay_frame
+from depthmask.runtime.overlay import DepthColorizer, overlay_frame, picture_of
 from depthmask.runtime.records import Result
 
 WINDOW = "depthmask"
@@ -17,8 +17,7 @@ WINDOW = "depthmask"
 class WindowSink:
     """Shows each processed frame's overlay; the run goes on if the window is closed."""
 
-    def __init__(self, height: int) -> None:
-        self.height = height
+    def __init__(self) -> None:
         self.colorizer = DepthColorizer()
         self.shown = 0
 
@@ -34,17 +33,10 @@ class WindowSink:
 
     def write(self, result: Result) -> None:
         """Draw the frame's overlay."""
-        if result.status != "ok" or result.item.input is None:
+        drawn = picture_of(result)
+        if drawn is None:
             return
-        depth = result.outputs.get("depth", result.outputs.get("depth_masked"))
-        mask = result.outputs.get("mask")
-        picture = overlay_frame(
-            result.item.input,
-            None if mask is None else mask[0],
-            None if depth is None else depth[0],
-            self.colorizer,
-        )
-        cv2.imshow(WINDOW, picture)
+        cv2.imshow(WINDOW, overlay_frame(*drawn, self.colorizer))
         cv2.waitKey(1)
         self.shown += 1
 

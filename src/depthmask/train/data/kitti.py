@@ -1,4 +1,4 @@
-"""KITTI raw drives + annotated depth as a torch Dataset, listed from the annotations or an Eigen split file.
+"""KITTI raw drives + annotated depth (or projected Velodyne scans) as a torch Dataset.
 
 Folders (any of these layouts; annotations are searched in this order):
 - raw frames: `<raw>/<date>/<date>_drive_<NNNN>_sync/image_02/data/<10 digits>.png` (+ `timestamps.txt`);
@@ -13,6 +13,14 @@ order; frames without annotated depth are skipped and counted (`skipped`), a mis
 
 Ground truth is sparse (the lidar's projected points, 0 = no measurement). N is trained on it with a
 validity mask — unlike the paper, which trained on depth densified with the NYU toolbox's colourisation.
+
+`gt="velodyne"` takes it instead from the raw scans, `<raw>/<date>/<drive>/velodyne_points/data/<10
+digits>.bin`, projected with the date folder's `calib_cam_to_cam.txt` and `calib_velo_to_cam.txt` exactly
+as the Eigen-split evaluations of Godard's monodepth and Monodepth2 do (`velodyne.depth_map_from_scan`:
+depth = the point's Velodyne x, pixel = round(P·X) − 1, nearest point per pixel): the ground truth of the
+697-frame Eigen test split most papers report. `raw_root` may then also be one drive folder; without a
+split file every frame with a scan is taken (of every drive under the root, or of that drive); split-file
+frames without a scan are skipped and counted.
 
 Geometry: optionally crop to the benchmark's 352×1216 (bottom rows, centre columns) → resize the image
 to `input_size` exactly as the runtime fits frames (`fit_frame`, a stretch) → depth and validity resized
@@ -33,8 +41,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from depthmask.errors import ConfigError, SourceError
+from depthmask.errors import ConfigError, SourceError, closest
 from depthmask.sources import kitti_drive_source
+from depthmask.sources.kitti import is_kitti_drive
 from depthmask.train.data.depthfiles import read_frame, read_kitti_depth
 from depthmask.train.data.transforms import (
     fit_image,
@@ -43,24 +52,34 @@ from depthmask.train.data.transforms import (
     kb_crop_box,
     resize_nearest,
 )
+from depthmask.train.data.velodyne import (
+    CAM_TO_CAM,
+    SCAN_FOLDER,
+    VeloProjection,
+    depth_map_from_scan,
+    load_projection,
+    read_scan,
+)
 from depthmask.train.metrics import Crop, crop_mask
 
 log = logging.getLogger("depthmask.data")
 
 Split = Literal["train", "test"]
+GroundTruth = Literal["annotated", "velodyne"]
+GROUND_TRUTHS = ("annotated", "velodyne")
 CAMERAS = {"l": "image_02", "r": "image_03"}
 _SPLIT_FOLDER = {"train": "train", "test": "val"}
 
 
 @dataclass(frozen=True)
 class KittiEntry:
-    """One frame: its raw image, its annotated depth, and its drive timestamp (None without one)."""
+    """One frame: its raw image, its ground truth, and its drive timestamp (None without one)."""
 
     drive: str  # '2011_09_26/2011_09_26_drive_0002_sync'
     frame: str  # '0000000069'
     camera: str  # 'image_02' or 'image_03'
     image: Path
-    depth: Path
+    depth: Path  # the annotated depth PNG, or (gt="velodyne") the scan's .bin
     timestamp: float | None
 
 
@@ -137,8 +156,35 @@ class _DriveIndex:
         return frames[frame]
 
 
+def _raw_and_drive(path: Path) -> tuple[Path, str | None]:
+    """A raw root as it is, or a drive folder `<raw>/<date>/<drive>` → (<raw>, '<date>/<drive>')."""
+    if not is_kitti_drive(path):
+        return path, None
+    drive = path.resolve()
+    return drive.parent.parent, f"{drive.parent.name}/{drive.name}"
+
+
+def _scan(raw: Path, drive: str, frame: str) -> Path | None:
+    path = raw / drive / SCAN_FOLDER / f"{frame}.bin"
+    return path if path.is_file() else None
+
+
+def _scanned_frames(raw: Path, drive: str | None, camera: str) -> list[tuple[str, str, str]]:
+    """(drive, frame, camera) of every Velodyne scan of `drive` (None: of every drive under `raw`)."""
+    if drive is not None:
+        drives = [drive]
+    else:
+        found = raw.glob(f"*/*_drive_*_sync/{SCAN_FOLDER.as_posix()}")
+        drives = sorted(f"{p.parents[2].name}/{p.parents[1].name}" for p in found if p.is_dir())
+    return [
+        (name, scan.stem, camera)
+        for name in drives
+        for scan in sorted((raw / name / SCAN_FOLDER).glob("*.bin"))
+    ]
+
+
 class KittiDepth(Dataset):
-    """KITTI frames with sparse annotated depth; samples follow `depthmask.train.data`'s schema."""
+    """KITTI frames with sparse annotated or Velodyne depth; samples in `depthmask.train.data`'s schema."""
 
     def __init__(
         self,
@@ -155,10 +201,22 @@ class KittiDepth(Dataset):
         min_depth: float = 1e-3,
         max_depth: float = 80.0,
         augment: bool | None = None,
+        gt: GroundTruth = "annotated",
     ) -> None:
         self.raw = Path(raw_root).expanduser()
         if not self.raw.is_dir():
             raise SourceError(f"KITTI raw root {str(self.raw)!r} is not a folder")
+        if gt not in GROUND_TRUTHS:
+            raise ConfigError(
+                f"KITTI ground truth gt={gt!r} is not one of {', '.join(GROUND_TRUTHS)}."
+                + closest(str(gt), GROUND_TRUTHS)
+            )
+        if gt == "velodyne" and depth_root is not None:
+            raise ConfigError(
+                "gt=velodyne reads the raw drives' velodyne_points/ and calibration; depth= names the "
+                "annotated depth release, which it does not use: drop one of the two"
+            )
+        self.gt: GroundTruth = gt
         if split not in _SPLIT_FOLDER:
             raise ConfigError(f"KITTI split must be 'train' or 'test', got {split!r}")
         if not 0 < min_depth < max_depth:
@@ -174,6 +232,10 @@ class KittiDepth(Dataset):
         )
         self.min_depth, self.max_depth = min_depth, max_depth
         self.augment = split == "train" if augment is None else augment
+        self.projections: dict[tuple[str, str], VeloProjection] = {}  # (date, camera) → projection
+        if gt == "velodyne":
+            self._list_scans(split_file, camera)
+            return
         roots = _depth_roots(self.raw, Path(depth_root).expanduser() if depth_root is not None else None)
         if depth_root is not None and not roots:
             raise SourceError(f"KITTI depth root {str(depth_root)!r} is not a folder")
@@ -205,18 +267,64 @@ class KittiDepth(Dataset):
                 f"{', '.join(map(str, roots)) or self.raw} (train/, val/, <drive>/proj_depth/)"
             )
 
+    def _list_scans(self, split_file: str | Path | None, camera: str) -> None:
+        """Entries from the Velodyne scans (gt="velodyne"), and each date folder's projection."""
+        self.raw, drive = _raw_and_drive(self.raw)
+        if split_file is not None:
+            wanted = parse_split_file(Path(split_file).expanduser())
+        else:
+            wanted = _scanned_frames(self.raw, drive, camera)
+            if not wanted:
+                where = self.raw / drive if drive else self.raw / "<date>" / "<drive>"
+                raise SourceError(
+                    f"no KITTI Velodyne scans under {where / SCAN_FOLDER}; gt=velodyne needs the raw drives' "
+                    "velodyne_points/data/*.bin (or use gt=annotated with the annotated depth release)"
+                )
+        drives = _DriveIndex(self.raw)
+        self.entries, self.skipped = [], []
+        for name, frame, cam in wanted:
+            scan = _scan(self.raw, name, frame)
+            if scan is None:
+                self.skipped.append((f"{name} {frame} {cam}", "no velodyne scan"))
+                continue
+            image, stamp = drives.lookup(name, cam, frame)
+            self.entries.append(KittiEntry(name, frame, cam, image, scan, stamp))
+        if self.skipped:
+            log.warning("KITTI: %d listed frames have no Velodyne scan and are skipped", len(self.skipped))
+        if not self.entries:
+            raise SourceError(
+                f"none of the {len(wanted)} listed KITTI frames has a Velodyne scan under "
+                f"{self.raw}/<date>/<drive>/{SCAN_FOLDER.as_posix()}/"
+            )
+        for date, cam in sorted({(e.drive.split("/")[0], e.camera) for e in self.entries}):
+            self.projections[date, cam] = load_projection(self.raw / date, cam)
+
     def __len__(self) -> int:
         return len(self.entries)
+
+    def _ground_truth(self, entry: KittiEntry, shape: tuple[int, int]) -> np.ndarray:
+        """The frame's depth in metres at the image's size (0 = no measurement)."""
+        if self.gt == "velodyne":
+            projection = self.projections[entry.drive.split("/")[0], entry.camera]
+            if projection.size is not None and projection.size != shape:
+                raise SourceError(
+                    f"{projection.where}/{CAM_TO_CAM} gives {entry.camera} a {projection.size[0]}×"
+                    f"{projection.size[1]} rectified image but {entry.image} is {shape[0]}×{shape[1]}; "
+                    "the calibration belongs to another date or camera"
+                )
+            return depth_map_from_scan(read_scan(entry.depth), projection, shape)
+        depth = read_kitti_depth(entry.depth)
+        if depth.shape != shape:
+            raise SourceError(
+                f"{entry.depth} is {depth.shape[0]}×{depth.shape[1]} but its frame {entry.image} is "
+                f"{shape[0]}×{shape[1]}; the annotation belongs to another camera or drive"
+            )
+        return depth
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         entry = self.entries[index]
         bgr = read_frame(entry.image)
-        depth = read_kitti_depth(entry.depth)
-        if depth.shape != bgr.shape[:2]:
-            raise SourceError(
-                f"{entry.depth} is {depth.shape[0]}×{depth.shape[1]} but its frame {entry.image} is "
-                f"{bgr.shape[0]}×{bgr.shape[1]}; the annotation belongs to another camera or drive"
-            )
+        depth = self._ground_truth(entry, bgr.shape[:2])
         if self.kb_crop:
             top, left, h, w = kb_crop_box(*depth.shape)
             bgr, depth = bgr[top : top + h, left : left + w], depth[top : top + h, left : left + w]

@@ -4,6 +4,7 @@
 |---|---|
 | `synthetic:` or `synthetic:frames=200,seed=0,speed=12` | the procedural scene with exact depth |
 | `kitti:/data/kitti` or `kitti:/raw?depth=/depth&split=eigen_test_files.txt&crop=garg` | KITTI |
+| `kitti:/raw?gt=velodyne&split=eigen_test_files.txt` or `kitti:DRIVE?gt=velodyne` | KITTI, Velodyne scans |
 | `nyu-csv:/data/nyu/data/nyu2_train.csv` | NYU-v2, the authors' preprocessed release |
 | `nyu-mat:/data/nyu_depth_v2_labeled.mat?splits=/data/splits.mat` | NYU-v2, the official labeled file |
 | `frames:SOURCE` or any other source string | images only, for G |
@@ -14,6 +15,8 @@ A source string is anything the runtime reads (`clip.mp4`, `frames/`, a glob, a 
 Options: `?key=value&key=value` after a path (for frames too: `clip.mp4?stride=3&max_frames=500`), and
 `key=value,key=value` after `synthetic:`. Sizes are `HxW` (`depth_size=114x152`), `none` clears a value.
 Keyword arguments of `dataset_from_spec` are defaults that options in the string override.
+KITTI's `gt=` is `annotated` (the default: the annotated depth release) or `velodyne` (the raw drives'
+Velodyne scans, projected as the Eigen-split evaluations do; the path may then be one drive folder).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from urllib.parse import parse_qsl
 from torch.utils.data import Dataset
 
 from depthmask.errors import ConfigError, closest
+from depthmask.settings import parse_size
 from depthmask.sources.synthetic import parse_options
 
 Split = Literal["train", "test"]
@@ -42,6 +46,7 @@ _KITTI_OPTIONS = {
     "min_depth": "min_depth",
     "max_depth": "max_depth",
     "augment": "augment",
+    "gt": "gt",
 }
 _NYU_OPTIONS = {
     "root": "root",
@@ -169,17 +174,6 @@ def _typed(options: dict[str, Any], spec: str) -> dict[str, Any]:
         if isinstance(out.get(key), str):
             out[key] = parse_size(out[key], f"{spec}: {key}")
     return out
-
-
-def parse_size(text: str, what: str = "size") -> tuple[int, int]:
-    """'114x152' or '114,152' (H, W) → (114, 152)."""
-    try:
-        h, w = (int(v) for v in re.split(r"[x,×]", text.strip().lower()))
-    except ValueError:
-        raise ConfigError(f"{what} takes HxW in pixels (e.g. 114x152), got {text!r}") from None
-    if h <= 0 or w <= 0:
-        raise ConfigError(f"{what} must be positive, got {text!r}")
-    return h, w
 
 
 def _value(text: str) -> Any:
