@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPTH_NET = ROOT / "src" / "depthmask" / "assets" / "demo-depth.safetensors"
-SIZE = "64x208"  # the shipped demo's input size (N was trained there)
+SIZE = "128x416"  # the shipped demo's input size (N was trained there)
 
 
 def depthmask() -> list[str]:
