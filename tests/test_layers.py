@@ -33,11 +33,14 @@ ALLOWED: dict[str, set[str]] = {
     "bench": BOTTOM | {"sources", "synthetic", "nets", "train", "runtime", "export", "report"},
     "describe": BOTTOM | {"nets"},
     "demo": BOTTOM | {"sources", "synthetic", "runtime", "report"},
+    "golden": BOTTOM | {"sources", "synthetic", "runtime", "export"},  # torch-free: export.parity's metrics
     "cli": {*BOTTOM, "sources", "synthetic", "nets", "train", "runtime", "export", "report", "bench"}
-    | {"describe", "demo"},
+    | {"describe", "demo", "golden"},
 }
 LAZY_ONLY = {("runtime", "nets")}  # allowed inside a function only
-TORCH_FREE = {"contract", "sources", "synthetic", "errors", "settings", "environment", "report", "progress"}
+TORCH_FREE = {
+    "contract", "sources", "synthetic", "errors", "settings", "environment", "report", "progress", "golden",
+}  # fmt: skip
 TORCH_LAZY = {"runtime", "demo", "cli"}  # may import torch inside a function (an optional path)
 TORCH = ("torch", "torchvision", "timm", "safetensors")
 

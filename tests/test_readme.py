@@ -44,6 +44,10 @@ RUN_BY = {
     ("export",): ["tests/export/test_export_cli.py::test_export_then_check_round_trip"],
     ("check",): ["tests/export/test_export_cli.py::test_export_then_check_round_trip"],
     ("bench",): ["tests/bench/test_bench_run.py::test_model_file_through_the_cli"],
+    ("golden", "record"): [
+        "tests/test_golden.py::test_record_writes_the_frames_outputs_and_a_portable_description"
+    ],
+    ("golden", "verify"): ["tests/test_golden.py::test_a_worse_artefact_fails_the_gate_naming_the_limit"],
 }
 
 

@@ -69,8 +69,10 @@ def test_engine_builds_and_matches_pytorch(
     meta = read_metadata(engine)
     assert meta["precision"] == precision and meta["batch_profile"] == {"min": 1, "opt": 2, "max": 4}
     assert (tmp_path / f"m-{precision}.engine.timing-cache").is_file()
-    if precision == "int8":
-        assert (tmp_path / "m-int8.engine.calib-cache").is_file()
+    if precision == "int8":  # explicit quantization: QDQ calibrated on the frames, no calibrator cache
+        assert meta["calibration"]["frames"] == 16 and "INT8" in meta["builder_flags"]
+        assert not (tmp_path / "m-int8.engine.calib-cache").exists()
+    assert meta["gpu_compute_capability"].count(".") == 1
     backend = runner_for(engine)  # the runtime's TensorRT backend: sidecar, compatibility, deserialise
     try:
         result = validate(

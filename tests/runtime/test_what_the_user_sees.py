@@ -3,6 +3,7 @@ warning), honest flags when G keeps nothing, latency stages that add up, a new f
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,11 @@ def test_a_640x480_clip_is_drawn_at_640x480_with_one_aspect_warning(
     assert "--fit resize" in warning["message"]
     printed = " ".join(result.output.split())
     assert printed.count("frames are 640×480") == 1, result.output
+    # The report's mean mask is drawn at the footage's 4:3 too (the stretch of --fit resize undone).
+    html = (out / "report.html").read_text()
+    data = html.split('alt="mean mask" src="data:image/png;base64,')[1].split('"')[0]
+    mean_mask = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
+    assert mean_mask.shape[1] / mean_mask.shape[0] == pytest.approx(640 / 480, rel=0.01)
 
 
 def test_overlay_width_caps_the_pictures_keeping_the_aspect(

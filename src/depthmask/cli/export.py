@@ -172,6 +172,14 @@ def export(
     workspace: Annotated[
         float, typer.Option(help="TensorRT workspace, GiB.", rich_help_panel=PERFORMANCE)
     ] = 4.0,
+    timing_cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="TensorRT timing cache: read when it exists, updated after the build "
+            "[default: beside the engine].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -217,6 +225,7 @@ def export(
         check=check,
         channel_order=channel_order.value,
         workspace_gib=workspace,
+        timing_cache=timing_cache,
         random_weights=random_weights,
         seed=seed,
     )

@@ -204,13 +204,14 @@ def int8_from_onnx(
     *,
     calibration_source: str | None = None,
     batch: int = CALIBRATION_BATCH,
+    symmetric: bool = False,
 ) -> Path:
     """The int8 (QDQ) variant of an fp32 export, calibrated on `calibration` (uint8 H×W×3 frames).
 
     Conv/MatMul weights are int8 per output channel, their activations uint8 with min/max calibrated
-    ranges; the fp32 island, the convolutions reading the image and the one-channel heads
-    (`edge_convs`), and every other op stay float (ONNX Runtime fuses the QDQ pairs into integer
-    kernels on the CPU).
+    ranges (`symmetric`: int8 activations with symmetric ranges, the only form TensorRT builds); the
+    fp32 island, the convolutions reading the image and the one-channel heads (`edge_convs`), and every
+    other op stay float (ONNX Runtime fuses the QDQ pairs into integer kernels on the CPU).
     """
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -252,11 +253,11 @@ def int8_from_onnx(
             Reader(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QUInt8,
+            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=list(INT8_OPS),
             nodes_to_exclude=sorted(fp32_island(prepared) | edge_convs(prepared)),
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
             use_external_data_format=big,
         )
         if inner.count == 0:

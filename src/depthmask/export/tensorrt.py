@@ -4,10 +4,13 @@ that refuses an engine built by another TensorRT version or for another GPU.
 Name-based I/O throughout (TensorRT 10 has no binding indices). The engine has one optimization profile
 over the `frames` batch (min, opt, max); fp16 and int8 keep the graph's fp32 island (the mask's sigmoid
 and the statistics, see `depthmask.export.precision.fp32_island`) in fp32 through precision constraints.
-int8 uses implicit quantization with an entropy calibrator (IInt8EntropyCalibrator2) fed uint8 frames,
-its cache kept beside the engine; a timing cache (also beside the engine unless configured) makes
-rebuilds fast. A second path, `tensorrt_providers`, lets ONNX Runtime's TensorRT execution provider
-build and cache engines itself.
+int8 is explicit quantization (TensorRT 10's way; the implicit calibrator API is deprecated since 10.1):
+the fp32 export is quantized to a QDQ ONNX graph on the calibration frames (`int8_from_onnx`, symmetric
+int8 as TensorRT requires) and TensorRT builds that graph with INT8 and FP16 (the fallback precision)
+enabled, no calibrator. A timing cache (beside the engine unless configured) is loaded when it exists and
+written back after the build, so rebuilds are fast. The sidecar records the GPU's name, compute
+capability and UUID (`depthmask.contract.compat` compares them). A second path, `tensorrt_providers`,
+lets ONNX Runtime's TensorRT execution provider build and cache engines itself.
 
 TensorRT needs an NVIDIA GPU; on machines without it every entry point raises MissingDependencyError.
 """
@@ -15,6 +18,7 @@ TensorRT needs an NVIDIA GPU; on machines without it every entry point raises Mi
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ import numpy as np
 
 from depthmask.contract.metadata import read_onnx_metadata
 from depthmask.contract.sidecar import engine_metadata, write_sidecar
-from depthmask.errors import ContractError, MissingDependencyError, module_available
+from depthmask.errors import ConfigError, ContractError, MissingDependencyError, module_available
 from depthmask.export.config import ExportConfig
 
 log = logging.getLogger(__name__)
@@ -61,50 +65,100 @@ def current_gpu(device: int = 0) -> str:
         mem.free()
 
 
-def _calibrator(trt: Any, batches: Iterable[np.ndarray], batch: int, input_name: str, cache: Path) -> Any:
-    """An IInt8EntropyCalibrator2 that copies uint8 frame batches to the GPU, one per `get_batch`."""
-    from depthmask.runtime.backends.cuda_memory import cuda_memory
+def profile_shapes(
+    batch_profile: tuple[int, int, int], height: int, width: int
+) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """The `frames` input's (min, opt, max) shapes of the engine's one optimization profile, from the
+    user's (min, opt, max) batch; ConfigError unless 1 ≤ min ≤ opt ≤ max."""
+    try:
+        lo, opt, hi = (int(v) for v in batch_profile)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"--batch-profile takes MIN,OPT,MAX frames (e.g. 1,4,16), got {batch_profile!r}"
+        ) from None
+    if not 1 <= lo <= opt <= hi:
+        raise ConfigError(f"--batch-profile needs 1 ≤ min ≤ opt ≤ max, got {lo},{opt},{hi}")
+    return (lo, height, width, 3), (opt, height, width, 3), (hi, height, width, 3)
 
-    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
-        def __init__(self) -> None:
-            trt.IInt8EntropyCalibrator2.__init__(self)
-            self.batches = iter(batches)
-            self.mem = cuda_memory(0)
-            self.device: int | None = None
-            self.count = 0
 
-        def get_batch_size(self) -> int:
-            return batch
+def device_record(device: int = 0) -> dict[str, str]:
+    """The building GPU's compute capability ("9.0") and UUID for the sidecar, from torch (present at
+    export); empty where torch sees no CUDA device."""
+    import torch
 
-        def get_batch(self, names: list[str]) -> list[int] | None:
-            frames = next(self.batches, None)
-            if frames is None:
-                return None
-            if frames.shape[0] != batch:  # the calibration profile is fixed at `batch`; pad the tail
-                frames = np.concatenate([frames, np.repeat(frames[-1:], batch - frames.shape[0], axis=0)])
-            frames = np.ascontiguousarray(frames, dtype=np.uint8)
-            if self.device is None:
-                self.device = self.mem.alloc(frames.nbytes)
-            self.mem.to_device(self.device, frames)
-            self.mem.synchronize()
-            self.count += frames.shape[0]
-            return [self.device for _ in names]  # one input: `frames`
+    if not torch.cuda.is_available():
+        return {}
+    major, minor = torch.cuda.get_device_capability(device)
+    record = {"gpu_compute_capability": f"{major}.{minor}"}
+    uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)
+    if uuid is not None:
+        record["gpu_uuid"] = str(uuid)
+    return record
 
-        def read_calibration_cache(self) -> bytes | None:
-            if cache.is_file():
-                log.info("int8: reusing calibration cache %s", cache)
-                return cache.read_bytes()
-            return None
 
-        def write_calibration_cache(self, data: Any) -> None:
-            cache.write_bytes(bytes(data))
+def check_qdq_for_tensorrt(model: Any, source: str | Path) -> int:
+    """Refuse a QDQ graph TensorRT cannot build: its quantization must be symmetric int8 (zero points of
+    type int8, all zero). Returns the number of QuantizeLinear/DequantizeLinear nodes."""
+    import onnx
+    from onnx import numpy_helper
 
-        def free(self) -> None:
-            self.mem.free()
+    inits = {t.name: t for t in model.graph.initializer}
+    consts = {
+        n.output[0]: a.t
+        for n in model.graph.node
+        if n.op_type == "Constant"
+        for a in n.attribute
+        if a.name == "value"
+    }
+    count, bad = 0, []
+    for node in model.graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        count += 1
+        if len(node.input) < 3 or not node.input[2]:
+            continue
+        zp = inits.get(node.input[2]) or consts.get(node.input[2])
+        if zp is None:
+            continue
+        values = numpy_helper.to_array(zp)
+        if zp.data_type != onnx.TensorProto.INT8 or values.any():
+            bad.append(f"{node.name} ({onnx.TensorProto.DataType.Name(zp.data_type).lower()} zero point)")
+    if bad:
+        raise ContractError(
+            f"{source} is not symmetric int8 QDQ, which TensorRT needs: {', '.join(bad[:3])}"
+            f"{' …' if len(bad) > 3 else ''}. Quantize the fp32 export with symmetric int8 activations "
+            "(`int8_from_onnx(..., symmetric=True)`)."
+        )
+    if count == 0:
+        raise ContractError(
+            f"{source} has no QuantizeLinear/DequantizeLinear nodes; it is not an int8 export"
+        )
+    return count
 
-    calibrator = EntropyCalibrator()
-    calibrator.input_name = input_name
-    return calibrator
+
+def _qdq_from_onnx(
+    onnx_path: Path, calibration: Iterable[np.ndarray], source: str | None, out_dir: Path
+) -> Path:
+    """The calibrated QDQ (int8) variant of the fp32 export, quantized the way TensorRT needs."""
+    from depthmask.export.precision import int8_from_onnx
+
+    return int8_from_onnx(
+        onnx_path, out_dir / "int8-qdq.onnx", calibration, calibration_source=source, symmetric=True
+    )
+
+
+def _timing_cache(config: Any, path: Path) -> Any:
+    """Load `path` into the builder config's timing cache (an empty cache when the file does not exist)."""
+    data = path.read_bytes() if path.is_file() else b""
+    cache = config.create_timing_cache(data)
+    if cache is None or config.set_timing_cache(cache, ignore_mismatch=False) is False:
+        raise ContractError(
+            f"TensorRT refused the timing cache {path} (made by another TensorRT version or GPU?); delete "
+            "it, or pass another --timing-cache"
+        )
+    if data:
+        log.info("reusing the timing cache %s", path)
+    return cache
 
 
 def _constrain_fp32(trt: Any, network: Any, island: set[str], island_tensors: set[str]) -> int:
@@ -134,31 +188,52 @@ def engine_from_onnx(
 ) -> Path:
     """Build a TensorRT engine from an fp32 ONNX export at `cfg.precision`; write it and its sidecar.
 
-    `calibration` (uint8 H×W×3 frames) is required for int8. Returns the engine's path.
+    `calibration` (uint8 H×W×3 frames) is required for int8: the fp32 export is quantized to QDQ on them
+    and TensorRT builds the QDQ graph (explicit quantization). Returns the engine's path.
     """
-    import onnx
-
-    from depthmask.export.frames import batches as to_batches
-    from depthmask.export.precision import fp32_island
-
     trt = import_tensorrt()
     onnx_path = Path(onnx_path)
     engine_path = Path(engine_path) if engine_path is not None else onnx_path.with_suffix(".engine")
     meta = read_onnx_metadata(onnx_path)
     if meta.get("precision") != "fp32":
         raise ContractError(f"{onnx_path} is {meta.get('precision')}; build engines from the fp32 export")
-    model = onnx.load(str(onnx_path), load_external_data=False)
+    shapes = profile_shapes(cfg.profile, meta["input"]["height"], meta["input"]["width"])
+    if cfg.precision != "int8":
+        return _build(trt, onnx_path, onnx_path, cfg, engine_path, meta, shapes)
+    if calibration is None:
+        raise ContractError("an int8 engine needs calibration frames (--calibration SOURCE)")
+    with tempfile.TemporaryDirectory(prefix="depthmask-trt-int8-") as tmp:
+        qdq = _qdq_from_onnx(onnx_path, calibration, cfg.calibration, Path(tmp))
+        return _build(trt, onnx_path, qdq, cfg, engine_path, meta, shapes)
+
+
+def _build(
+    trt: Any,
+    onnx_path: Path,
+    parse_path: Path,
+    cfg: ExportConfig,
+    engine_path: Path,
+    meta: dict[str, Any],
+    shapes: tuple[tuple[int, ...], ...],
+) -> Path:
+    """Parse `parse_path` (the fp32 export, or its QDQ variant for int8), build, write engine + sidecar."""
+    import onnx
+
+    from depthmask.export.precision import fp32_island
+
+    model = onnx.load(str(parse_path), load_external_data=False)
+    if cfg.precision == "int8":
+        check_qdq_for_tensorrt(model, parse_path)
     island = fp32_island(model)
     island_tensors = {o for n in model.graph.node if n.name in island for o in n.output}
-    height, width = meta["input"]["height"], meta["input"]["width"]
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):  # from the file: external data is found beside it
+    if not parser.parse_from_file(str(parse_path)):  # from the file: external data is found beside it
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ContractError(f"TensorRT's ONNX parser rejected {onnx_path}: {errors}")
+        raise ContractError(f"TensorRT's ONNX parser rejected {parse_path}: {errors}")
     if network.num_inputs != 1:
         names = [network.get_input(i).name for i in range(network.num_inputs)]
         raise ContractError(f"{onnx_path}: expected one input 'frames', TensorRT sees {names}")
@@ -166,31 +241,19 @@ def engine_from_onnx(
 
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(cfg.workspace_gib * (1 << 30)))
-    lo, opt, hi = cfg.profile
     profile = builder.create_optimization_profile()
-    profile.set_shape(input_name, (lo, height, width, 3), (opt, height, width, 3), (hi, height, width, 3))
+    profile.set_shape(input_name, *shapes)
     config.add_optimization_profile(profile)
 
     flags = []
     if cfg.precision == "fp32":
         config.clear_flag(trt.BuilderFlag.TF32)  # on by default; fp32 means fp32 (parity ≤ 1e-4)
     if cfg.precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)  # int8 layers without an int8 kernel fall back to fp16
+        config.set_flag(trt.BuilderFlag.FP16)  # int8: layers without an int8 kernel fall back to fp16
         flags.append("FP16")
-    calibrator = None
     if cfg.precision == "int8":
-        if calibration is None:
-            raise ContractError("an int8 engine needs calibration frames (--calibration SOURCE)")
-        config.set_flag(trt.BuilderFlag.INT8)
+        config.set_flag(trt.BuilderFlag.INT8)  # explicit quantization: the QDQ nodes set the scales
         flags.append("INT8")
-        calib_batch = min(max(opt, 1), 8)
-        calib_profile = builder.create_optimization_profile()
-        shape = (calib_batch, height, width, 3)
-        calib_profile.set_shape(input_name, shape, shape, shape)
-        config.set_calibration_profile(calib_profile)
-        cache = engine_path.with_name(engine_path.name + ".calib-cache")
-        calibrator = _calibrator(trt, to_batches(calibration, calib_batch), calib_batch, input_name, cache)
-        config.int8_calibrator = calibrator
     if flags:
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         flags.append("OBEY_PRECISION_CONSTRAINTS")
@@ -198,17 +261,12 @@ def engine_from_onnx(
         log.info("pinned %d layers to fp32 (mask sigmoid and statistics)", pinned)
 
     timing_path = cfg.timing_cache or engine_path.with_name(engine_path.name + ".timing-cache")
-    timing = config.create_timing_cache(timing_path.read_bytes() if timing_path.is_file() else b"")
-    config.set_timing_cache(timing, ignore_mismatch=False)
-
-    try:
-        serialized = builder.build_serialized_network(network, config)
-    finally:
-        if calibrator is not None:
-            calibrator.free()
+    _timing_cache(config, timing_path)
+    serialized = builder.build_serialized_network(network, config)
+    lo, opt, hi = (s[0] for s in shapes)
     if serialized is None:
         raise ContractError(
-            f"TensorRT could not build an engine from {onnx_path} (precision {cfg.precision}, batch "
+            f"TensorRT could not build an engine from {parse_path} (precision {cfg.precision}, batch "
             f"{lo}..{hi}); see the TensorRT log above. A smaller --batch-profile max or a larger "
             "--workspace may help."
         )
@@ -225,8 +283,9 @@ def engine_from_onnx(
         precision=cfg.precision,
         builder_flags=flags,
     )
-    if calibrator is not None:
-        side["calibration"] = {"source": cfg.calibration, "frames": calibrator.count, "method": "entropy2"}
+    side.update(device_record(0))
+    if cfg.precision == "int8":
+        side["calibration"] = read_onnx_metadata(parse_path).get("calibration")  # source, frames, method
     write_sidecar(engine_path, side, source=onnx_path)
     return engine_path
 

@@ -168,7 +168,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         f"<p class='sub'>{escape(str(run_dir))} · model {escape(str(model))}</p>",
         _warnings_box(summary),
         _cards(summary),
-        _mask_section(run_dir),  # where G looks, the audit's first answer, before the per-frame detail
+        _mask_section(run_dir, summary),  # where G looks: the audit's first answer
         _time_series(records, summary),
         _latency_section(summary, records),
         _samples_section(run_dir, summary),
@@ -315,13 +315,19 @@ def colour_stops(colormap: int, reverse: bool = False, n: int = COLOUR_STOPS) ->
     return hexes[::-1] if reverse else hexes
 
 
-def _mask_section(run_dir: Path) -> str:
+def _mask_section(run_dir: Path, summary: dict[str, Any]) -> str:
     m = mean_mask(run_dir)
     if m is None:
         return ""
     heat = cv2.applyColorMap(np.clip(m * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
     scale = max(1, 480 // max(heat.shape[1], 1))
-    heat = cv2.resize(heat, (heat.shape[1] * scale, heat.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+    size = (heat.shape[1] * scale, heat.shape[0] * scale)
+    sizes = {tuple(v) for v in (summary.get("source_sizes") or {}).values()}
+    if len(sizes) == 1 and (summary.get("config") or {}).get("fit") == "resize":
+        # A stretch is undone by a stretch: drawn at the footage's aspect, as the overlay is.
+        (h, w), width = next(iter(sizes)), max(size[0], 480)
+        size = (width, max(1, round(width * h / w)))
+    heat = cv2.resize(heat, size, interpolation=cv2.INTER_LINEAR)
     ticks = [(v, f"{v:.1f}") for v in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
     bar = colour_bar(
         colour_stops(cv2.COLORMAP_INFERNO), ticks, "bar-mean-mask", max(heat.shape[0], 100), "mask"

@@ -130,6 +130,7 @@ def _run_deferring(
     summary = {
         **logged,
         "out": str(out),
+        "source_sizes": {sid: list(hw) for sid, hw in report.source_sizes.items()},  # (h, w) decoded
         "warnings": [
             *aspect_warnings(report.source_sizes, (info.height, info.width), cfg.fit),
             *mask_warnings(logged["flags"], audit.counts["ok"], cfg.sources),

@@ -47,6 +47,17 @@ class CudaPythonMemory:
         name = props.name
         return (name.decode() if isinstance(name, bytes) else str(name)).rstrip("\x00")
 
+    def compute_capability(self, device: int = 0) -> str:
+        """The GPU's compute capability, e.g. "9.0" (checked against engine sidecars)."""
+        props = self._check(self.rt.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
+        return f"{props.major}.{props.minor}"
+
+    def device_uuid(self, device: int = 0) -> str:
+        """The GPU's UUID as 8-4-4-4-12 hex (no "GPU-" prefix), as torch writes it."""
+        props = self._check(self.rt.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
+        h = bytes(props.uuid.bytes).hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
     def alloc(self, nbytes: int) -> int:
         """Device memory; returns the pointer."""
         ptr = int(self._check(self.rt.cudaMalloc(max(nbytes, 1)), "cudaMalloc"))
@@ -114,6 +125,10 @@ class PyCudaMemory:
     def device_name(self, device: int = 0) -> str:
         """The GPU's name."""
         return str(self.cuda.Device(device).name())
+
+    def compute_capability(self, device: int = 0) -> str:
+        """The GPU's compute capability, e.g. "9.0"."""
+        return "{}.{}".format(*self.cuda.Device(device).compute_capability())
 
     def alloc(self, nbytes: int) -> int:
         """Device memory; returns the pointer."""

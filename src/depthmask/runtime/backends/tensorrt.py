@@ -19,8 +19,56 @@ def read_engine_info(engine: Path) -> ModelInfo:
     return ModelInfo.from_metadata(read_sidecar(engine), engine, engine=True)
 
 
+def plan_batches(n: int, profile_min: int, profile_max: int) -> list[tuple[int, int, int]]:
+    """How `n` frames run through an engine whose profile takes profile_min..profile_max frames:
+    `(start, stop, padded_size)` per execution — chunks of at most `profile_max`, each padded up to
+    `profile_min` when shorter (the padding is zeros, its outputs are dropped)."""
+    if not 1 <= profile_min <= profile_max:
+        raise ContractError(f"the engine's batch profile {profile_min}..{profile_max} is not 1 ≤ min ≤ max")
+    plan = []
+    for start in range(0, n, profile_max):
+        stop = min(start + profile_max, n)
+        plan.append((start, stop, max(stop - start, profile_min)))
+    return plan
+
+
+def _checked(ok: object, what: str) -> None:
+    """TensorRT 10 reports a refused call by returning False; turn that into a ContractError."""
+    if ok is False or ok is None:
+        raise ContractError(f"TensorRT refused {what}")
+
+
+def set_input_shape_checked(
+    context: Any, name: str, shape: tuple[int, ...], profile: tuple[tuple[int, ...], ...]
+) -> None:
+    """`context.set_input_shape`, checked: a refusal names the tensor, the shape and the profile."""
+    lo, opt, hi = (tuple(int(d) for d in s) for s in profile)
+    shape = tuple(int(d) for d in shape)
+    _checked(
+        context.set_input_shape(name, shape),
+        f"input shape {shape} for {name!r}; the engine's profile is min {lo}, opt {opt}, max {hi}",
+    )
+
+
+def set_tensor_address_checked(context: Any, name: str, address: int) -> None:
+    """`context.set_tensor_address`, checked (a refusal names the tensor)."""
+    _checked(context.set_tensor_address(name, address), f"the device address {address:#x} for {name!r}")
+
+
+def padded(frames: np.ndarray, size: int) -> np.ndarray:
+    """`frames` with zero frames appended up to `size` (unchanged when it has that many already)."""
+    if frames.shape[0] >= size:
+        return frames
+    pad = np.zeros((size - frames.shape[0], *frames.shape[1:]), dtype=frames.dtype)
+    return np.concatenate([frames, pad])
+
+
 class TensorRTBackend(BackendBase):
-    """Deserialises the engine, allocates buffers for the profile's largest batch, runs on one CUDA stream."""
+    """Deserialises the engine, allocates buffers for the profile's largest batch, runs on one CUDA stream.
+
+    Batches above the profile's maximum run in chunks; a batch below its minimum is padded with zero
+    frames and the outputs sliced back (`plan_batches`). Every shape and address TensorRT is given is
+    checked."""
 
     name = "tensorrt"
 
@@ -51,6 +99,8 @@ class TensorRTBackend(BackendBase):
             self.model,
             tensorrt_version=trt.__version__,
             gpu=self.mem.device_name(self.device),
+            compute_capability=self._ask_device("compute_capability"),
+            uuid=self._ask_device("device_uuid"),
         )
         logger = trt.Logger(trt.Logger.WARNING)
         self.engine = trt.Runtime(logger).deserialize_cuda_engine(self.model.read_bytes())
@@ -65,8 +115,10 @@ class TensorRTBackend(BackendBase):
         if len(self.inputs) != 1:
             raise ContractError(f"{self.model}: expected one input 'frames', the engine has {self.inputs}")
         self.input_name = self.inputs[0]
-        _, _, max_shape = self.engine.get_tensor_profile_shape(self.input_name, 0)
-        self.max_batch = int(max_shape[0])
+        self.profile = tuple(
+            tuple(int(d) for d in s) for s in self.engine.get_tensor_profile_shape(self.input_name, 0)
+        )
+        self.min_batch, self.max_batch = self.profile[0][0], self.profile[2][0]
         self.dtypes = {n: np.dtype(trt.nptype(self.engine.get_tensor_dtype(n))) for n in names}
         self.device_ptr: dict[str, int] = {}
         self.host: dict[str, np.ndarray] = {}
@@ -74,26 +126,41 @@ class TensorRTBackend(BackendBase):
             shape = self._shape_at(n, self.max_batch)
             self.host[n] = self.mem.pinned(shape, self.dtypes[n])
             self.device_ptr[n] = self.mem.alloc(self.host[n].nbytes)
-            self.context.set_tensor_address(n, self.device_ptr[n])
+            set_tensor_address_checked(self.context, n, self.device_ptr[n])
+
+    def _ask_device(self, what: str) -> str | None:
+        """The memory layer's `what(device)` (compute_capability, device_uuid), None where it has none."""
+        query = getattr(self.mem, what, None)
+        return None if query is None else query(self.device)
+
+    def _set_batch(self, batch: int) -> None:
+        shape = (batch, self.info.height, self.info.width, 3)
+        set_input_shape_checked(self.context, self.input_name, shape, self.profile)
 
     def _shape_at(self, name: str, batch: int) -> tuple[int, ...]:
         if name == self.input_name:
             return (batch, self.info.height, self.info.width, 3)
-        self.context.set_input_shape(self.input_name, (batch, self.info.height, self.info.width, 3))
+        self._set_batch(batch)
         return tuple(int(d) for d in self.context.get_tensor_shape(name))
 
     def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Copy in, execute, copy out; batches above the profile's maximum run in chunks."""
+        """Copy in, execute, copy out, per `plan_batches` (chunks above the profile's maximum, zero
+        padding up to its minimum, outputs sliced back to the frames given)."""
         self.info.check_frames(frames)
-        if frames.shape[0] > self.max_batch:
-            parts = [
-                self.infer(frames[i : i + self.max_batch]) for i in range(0, frames.shape[0], self.max_batch)
-            ]
-            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        parts = [
+            self._run(frames[start:stop], size)
+            for start, stop, size in plan_batches(frames.shape[0], self.min_batch, self.max_batch)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _run(self, frames: np.ndarray, size: int) -> dict[str, np.ndarray]:
+        """One execution at batch `size` ≥ len(frames); the padding's outputs are dropped."""
         n = frames.shape[0]
-        self.context.set_input_shape(self.input_name, frames.shape)
-        staged = self.host[self.input_name][:n]
-        np.copyto(staged, frames)
+        self._set_batch(size)
+        staged = self.host[self.input_name][:size]
+        np.copyto(staged, padded(frames, size))
         self.mem.to_device(self.device_ptr[self.input_name], staged)
         self.execute()
         out = {}
@@ -103,7 +170,7 @@ class TensorRTBackend(BackendBase):
             self.mem.to_host(host, self.device_ptr[name])
             out[name] = host
         self.mem.synchronize()
-        return {k: v.astype(np.float32, copy=True) for k, v in out.items()}
+        return {k: v[:n].astype(np.float32, copy=True) for k, v in out.items()}
 
     def execute(self) -> None:
         """Enqueue the engine on the stream (compute only: inputs are already on the device)."""
@@ -128,5 +195,6 @@ class TensorRTBackend(BackendBase):
             "memory": getattr(self.mem, "name", None),
             "model": str(self.model),
             "precision": self.info.metadata.get("precision"),
+            "min_batch": getattr(self, "min_batch", None),
             "max_batch": getattr(self, "max_batch", None),
         }
