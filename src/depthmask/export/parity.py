@@ -99,6 +99,14 @@ class Gate:
         return self.value >= self.limit if self.at_least else self.value <= self.limit
 
 
+def output_named(outputs: Sequence[OutputParity], name: str) -> OutputParity:
+    """The errors of output `name` among `outputs` (KeyError naming the ones there are)."""
+    for o in outputs:
+        if o.name == name:
+            return o
+    raise KeyError(f"no output {name!r}; have {[o.name for o in outputs]}")
+
+
 @dataclass(frozen=True)
 class ParityResult:
     """The outcome of one comparison: per-output errors, the gates applied and whether all passed."""
@@ -122,10 +130,7 @@ class ParityResult:
 
     def output(self, name: str) -> OutputParity:
         """The parity of output `name`."""
-        for o in self.outputs:
-            if o.name == name:
-                return o
-        raise KeyError(f"no output {name!r}; have {[o.name for o in self.outputs]}")
+        return output_named(self.outputs, name)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result (gates with their verdicts)."""

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from depthmask.errors import ConfigError, ContractError
-from depthmask.export.parity import Gate, OutputParity, Tolerance, compare_outputs, gates_for
+from depthmask.export.parity import (
+    Gate,
+    OutputParity,
+    Tolerance,
+    compare_outputs,
+    gates_for,
+    output_named,
+)
 from depthmask.golden.gate import GateLimits
 from depthmask.golden.record import open_backend, read_golden, sha256_of
 from depthmask.runtime.latency import summarize
@@ -84,10 +91,7 @@ class VerifyResult:
 
     def output(self, name: str) -> OutputParity:
         """The errors of output `name`."""
-        for o in self.outputs:
-            if o.name == name:
-                return o
-        raise KeyError(f"no output {name!r}; have {[o.name for o in self.outputs]}")
+        return output_named(self.outputs, name)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result (limits with their verdicts)."""
