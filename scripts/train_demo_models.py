@@ -45,7 +45,6 @@ Usage (from a checkout with `pip install -e ".[train]"`):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -56,6 +55,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from depthmask.contract.hashing import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "src" / "depthmask" / "assets"
@@ -116,15 +117,6 @@ def depthmask_executable() -> str:
             '`pip install -e ".[train]"` into the environment that runs this script'
         )
     return found
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Stages:

@@ -24,6 +24,7 @@ ONCE = {
     "graph_spec": "contract/spec.py",
     "graph_from_metadata": "nets/rebuild.py",
     "parse_size": "settings.py",
+    "sha256_of": "contract/hashing.py",
     "placement": "sources/fit.py",
 }
 CONSTANTS = {

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from depthmask.nets.checkpoint import read_config, sha256_of
+from depthmask.contract.hashing import sha256_of
+from depthmask.nets.checkpoint import read_config
 from depthmask.nets.loading import load_network
 from depthmask.nets.models import create_model
 from depthmask.train.config import DepthTrainConfig, MaskTrainConfig

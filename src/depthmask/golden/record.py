@@ -7,7 +7,6 @@ committed beside CI configs and read on other machines.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from depthmask import __version__
+from depthmask.contract.hashing import sha256_of
 from depthmask.errors import ConfigError, OutputError, SourceError
 
 GOLDEN_JSON = "golden.json"
@@ -40,15 +40,6 @@ class RecordConfig:
             raise ConfigError(f"--frames must be ≥ 1; got {self.frames}")
         if self.batch < 1:
             raise ConfigError(f"--batch must be ≥ 1; got {self.batch}")
-
-
-def sha256_of(path: str | Path) -> str:
-    """The file's sha256 (hex), read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def portable(spec: str) -> str:

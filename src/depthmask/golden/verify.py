@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.contract.hashing import sha256_of
 from depthmask.errors import ConfigError, ContractError
 from depthmask.export.parity import (
     Gate,
@@ -25,7 +26,7 @@ from depthmask.export.parity import (
     output_named,
 )
 from depthmask.golden.gate import GateLimits
-from depthmask.golden.record import open_backend, read_golden, sha256_of
+from depthmask.golden.record import open_backend, read_golden
 from depthmask.runtime.latency import summarize
 
 

@@ -9,7 +9,6 @@ damaged or foreign file is one CheckpointError that names it, never a traceback.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -59,15 +58,6 @@ def is_depthmask_checkpoint(path: str | Path) -> bool:
         return checkpoint_kind(path) == "depthmask"
     except CheckpointError:
         return False
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file (weights identity recorded in exported metadata)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def git_commit() -> str | None:

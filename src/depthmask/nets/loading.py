@@ -13,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from depthmask.contract.hashing import sha256_of
 from depthmask.errors import CheckpointError, ConfigError
 from depthmask.nets.authors import detect_network, read_authors_file
-from depthmask.nets.checkpoint import checkpoint_kind, read_config, read_weights, sha256_of
+from depthmask.nets.checkpoint import checkpoint_kind, read_config, read_weights
 from depthmask.nets.models import create_model, model_entry
 from depthmask.nets.models.byo import (
     check_depth_contract,

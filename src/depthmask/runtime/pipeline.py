@@ -160,12 +160,13 @@ class Pipeline:
         full-size decoded image is not kept (only the fitted one travels on)."""
         frame = item.frame
         try:
-            item.input = fit_frame(frame.image, info.height, info.width, self.options.fit)
-            shape = frame.image.shape[:2]
+            image = as_bgr(frame.image)  # once: the fit and the display copy both start from it
+            item.input = fit_frame(image, info.height, info.width, self.options.fit)
+            shape = image.shape[:2]
             self.report.source_sizes.setdefault(source_id, shape)
             if self.options.display_width is not None:
                 item.placement = placement(shape, info.height, info.width, self.options.fit)
-                item.display = display_copy(as_bgr(frame.image), self.options.display_width)
+                item.display = display_copy(image, self.options.display_width)
         except Exception as exc:  # any frame the fit cannot take is that frame's record
             item.error = (
                 f"{source_id}: frame {frame.index} could not be fitted to {info.width}×{info.height} "
