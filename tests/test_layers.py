@@ -1,6 +1,6 @@
 """Layers point down (contracts §7): an AST scan of every import, those inside functions included.
 
-contract → sources → nets (torch) → train | runtime | export → bench, report, demo → cli. `runtime`
+contract → sources → nets (torch) → train | runtime | export → bench, report, demo, fleet → cli. `runtime`
 reaches `nets` only lazily (inside a function: its torch backend) and never imports `export` or
 `train`; `train` never imports `runtime` or `export`; the torch-free layers never import torch.
 """
@@ -34,12 +34,14 @@ ALLOWED: dict[str, set[str]] = {
     "describe": BOTTOM | {"nets"},
     "demo": BOTTOM | {"sources", "synthetic", "runtime", "report"},
     "golden": BOTTOM | {"sources", "synthetic", "runtime", "export"},  # torch-free: export.parity's metrics
+    "fleet": BOTTOM | {"sources", "synthetic", "runtime", "report"},  # runtime's run core on Ray workers
     "cli": {*BOTTOM, "sources", "synthetic", "nets", "train", "runtime", "export", "report", "bench"}
-    | {"describe", "demo", "golden"},
+    | {"describe", "demo", "golden", "fleet"},
 }
 LAZY_ONLY = {("runtime", "nets")}  # allowed inside a function only
 TORCH_FREE = {
     "contract", "sources", "synthetic", "errors", "settings", "environment", "report", "progress", "golden",
+    "fleet",
 }  # fmt: skip
 TORCH_LAZY = {"runtime", "demo", "cli"}  # may import torch inside a function (an optional path)
 TORCH = ("torch", "torchvision", "timm", "safetensors")

@@ -37,6 +37,7 @@ RUN_BY = {
         "tests/runtime/test_run_e2e.py::test_cli_user_errors",
     ],
     ("info",): ["tests/test_demo.py::test_info_describes_a_shipped_checkpoint"],
+    ("fleet",): ["tests/fleet/test_fleet_cli.py::test_ctrl_c_finalises_what_is_done_and_a_rerun_finishes"],
     ("convert",): ["tests/train/test_checkpoint.py::test_convert_and_info_cli"],
     ("train", "depth"): ["tests/train/test_training_cli.py::test_cli_trains_n_then_g_and_resumes"],
     ("train", "mask"): ["tests/train/test_training_cli.py::test_cli_trains_n_then_g_and_resumes"],

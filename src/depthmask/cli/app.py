@@ -91,7 +91,20 @@ def main() -> None:
 
 
 # Importing the command modules registers their commands on `app` (order = order in --help).
-from depthmask.cli import bench, check, convert, demo, evaluate, export, golden, info, report, run, train  # noqa: E402, F401
+from depthmask.cli import (  # noqa: E402, F401
+    bench,
+    check,
+    convert,
+    demo,
+    evaluate,
+    export,
+    fleet,
+    golden,
+    info,
+    report,
+    run,
+    train,
+)
 
 
 def _finish_help(typer_app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""`depthmask report RUN_DIR`: the self-contained HTML audit report of a run."""
+"""`depthmask report RUN_DIR`: the self-contained HTML audit report of a run (or of a fleet)."""
 
 from __future__ import annotations
 
@@ -15,18 +15,25 @@ console = Console()
 
 
 @app.command(
-    epilog="Examples:\n\n  depthmask report runs/run\n\n  depthmask report runs/kitti --output kitti.html"
+    epilog="Examples:\n\n  depthmask report runs/run\n\n  depthmask report runs/kitti --output kitti.html\n\n"
+    "  depthmask report runs/fleet"
 )
 @user_errors
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A folder written by `depthmask run` or `depthmask demo`.")],
+    run_dir: Annotated[
+        Path,
+        typer.Argument(help="A folder written by `depthmask run`, `depthmask demo` or `depthmask fleet`."),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(help="Where to write the HTML [default: RUN_DIR/report.html].", rich_help_panel=OUTPUT),
     ] = None,
 ) -> None:
-    """Write report.html: statistics over time, mean mask, latency, sample frames, video, metadata."""
+    """Write report.html: statistics over time, mean mask, latency, sample frames, video, metadata (of a
+    fleet: the drives, totals, fleet-wide statistics and the drives that stand out)."""
     from depthmask.report import build_report
+    from depthmask.report.fleet import build_fleet_report
 
-    path = build_report(run_dir, output)
+    fleet = (run_dir / "fleet.json").is_file()
+    path = build_fleet_report(run_dir, output) if fleet else build_report(run_dir, output)
     console.print(f"wrote {path}")

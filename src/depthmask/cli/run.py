@@ -53,6 +53,56 @@ def parse_range(text: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
+# Options `fleet` shares with `run`: one definition each.
+SourcesArgument = Annotated[
+    list[str],
+    typer.Argument(
+        help="Video, folder, glob, .txt list, KITTI drive, camera, URL, "
+        "synthetic:, or a .streams file; repeat for several."
+    ),
+]
+ModelOption = Annotated[
+    Path, typer.Option("--model", "-m", help="Exported .onnx or .engine file.", rich_help_panel=INPUT)
+]
+MaxFramesOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Read at most this many frames from each source [default: all].", rich_help_panel=INPUT
+    ),
+]
+FitOption = Annotated[
+    FitChoice, typer.Option(help="How frames are fitted to the model's input size.", rich_help_panel=INPUT)
+]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(help="onnxruntime, tensorrt or torch [default: by the file].", rich_help_panel=PERFORMANCE),
+]
+BatchOption = Annotated[int, typer.Option(help="Frames per inference call.", rich_help_panel=PERFORMANCE)]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        help="torch: cpu, cuda, cuda:N; onnxruntime: cpu or cuda; tensorrt: cuda:N "
+        "[default: the backend's best].",
+        rich_help_panel=PERFORMANCE,
+    ),
+]
+SaveOption = Annotated[
+    str, typer.Option(help="Comma list of video,depth,depth_masked,mask,samples.", rich_help_panel=OUTPUT)
+]
+OverlayWidthOption = Annotated[
+    int,
+    typer.Option(
+        help="Overlay video and sample pictures: the footage's own size, at most this wide.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+
+def parse_save(text: str) -> frozenset[str]:
+    """'video,depth' → {'video', 'depth'}."""
+    return frozenset(s.strip() for s in text.split(",") if s.strip())
+
+
 @app.command(
     epilog=(
         "Examples:\n\n"
@@ -66,26 +116,10 @@ def parse_range(text: str | None) -> tuple[float, float] | None:
 )
 @user_errors
 def run(
-    sources: Annotated[
-        list[str],
-        typer.Argument(
-            help="Video, folder, glob, .txt list, KITTI drive, camera, URL, "
-            "synthetic:, or a .streams file; repeat for several."
-        ),
-    ],
-    model: Annotated[
-        Path, typer.Option("--model", "-m", help="Exported .onnx or .engine file.", rich_help_panel=INPUT)
-    ],
-    max_frames: Annotated[
-        int | None,
-        typer.Option(
-            help="Read at most this many frames from each source [default: all].", rich_help_panel=INPUT
-        ),
-    ] = None,
-    fit: Annotated[
-        FitChoice,
-        typer.Option(help="How frames are fitted to the model's input size.", rich_help_panel=INPUT),
-    ] = FitChoice.resize,
+    sources: SourcesArgument,
+    model: ModelOption,
+    max_frames: MaxFramesOption = None,
+    fit: FitOption = FitChoice.resize,
     realtime: Annotated[
         bool,
         typer.Option(
@@ -107,13 +141,8 @@ def run(
             rich_help_panel=PRECISION,
         ),
     ] = None,
-    backend: Annotated[
-        str | None,
-        typer.Option(
-            help="onnxruntime, tensorrt or torch [default: by the file].", rich_help_panel=PERFORMANCE
-        ),
-    ] = None,
-    batch: Annotated[int, typer.Option(help="Frames per inference call.", rich_help_panel=PERFORMANCE)] = 1,
+    backend: BackendOption = None,
+    batch: BatchOption = 1,
     max_wait_ms: Annotated[
         float,
         typer.Option(
@@ -140,14 +169,7 @@ def run(
         int | None,
         typer.Option(help="Inference threads (CPU) [default: the backend's].", rich_help_panel=PERFORMANCE),
     ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            help="torch: cpu, cuda, cuda:N; onnxruntime: cpu or cuda; tensorrt: cuda:N "
-            "[default: the backend's best].",
-            rich_help_panel=PERFORMANCE,
-        ),
-    ] = None,
+    device: DeviceOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.", rich_help_panel=OUTPUT)] = Path("runs/run"),
     exist_ok: Annotated[
         bool,
@@ -157,17 +179,8 @@ def run(
             rich_help_panel=OUTPUT,
         ),
     ] = False,
-    save: Annotated[
-        str,
-        typer.Option(help="Comma list of video,depth,depth_masked,mask,samples.", rich_help_panel=OUTPUT),
-    ] = "video,depth,mask,samples",
-    overlay_width: Annotated[
-        int,
-        typer.Option(
-            help="Overlay video and sample pictures: the footage's own size, at most this wide.",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = 1280,
+    save: SaveOption = "video,depth,mask,samples",
+    overlay_width: OverlayWidthOption = 1280,
     depth_range: Annotated[
         str | None,
         typer.Option(
@@ -196,7 +209,7 @@ def run(
         policy=policy.value if policy else None,
         realtime=realtime,
         out=out,
-        save=frozenset(s.strip() for s in save.split(",") if s.strip()),
+        save=parse_save(save),
         show=show,
         fit=fit.value,
         threads=threads,

@@ -149,8 +149,9 @@ def mean_mask(run_dir: Path) -> np.ndarray | None:
     return None if total is None or n == 0 else total / n
 
 
-def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
-    """Write a self-contained HTML report of a run directory; returns its path."""
+def build_report(run_dir: str | Path, output: str | Path | None = None, shown_as: str | None = None) -> Path:
+    """Write a self-contained HTML report of a run directory; returns its path. `shown_as`: the folder
+    named at the top (default `run_dir`; a fleet names where the drive's outputs are committed)."""
     run_dir = Path(run_dir)
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
@@ -165,7 +166,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>depthmask audit report</title>"
         f"<style>{CSS}</style></head><body>",
         "<h1>depthmask audit report</h1>",
-        f"<p class='sub'>{escape(str(run_dir))} · model {escape(str(model))}</p>",
+        f"<p class='sub'>{escape(shown_as or str(run_dir))} · model {escape(str(model))}</p>",
         _warnings_box(summary),
         _cards(summary),
         _mask_section(run_dir, summary),  # where G looks: the audit's first answer
@@ -398,8 +399,10 @@ def _latency_headline(summary: dict[str, Any]) -> str:
     return f"<p class='headline'><b>end-to-end latency p50 {e2e:.1f} ms</b>{tail}</p>"
 
 
-def _stats_table(rows: list[tuple[str, dict[str, Any] | None]], keys: tuple[str, ...] = STAT_KEYS) -> str:
-    """A table of stats summaries, one row each (values in ms); rows without a summary are left out."""
+def _stats_table(
+    rows: list[tuple[str, dict[str, Any] | None]], keys: tuple[str, ...] = STAT_KEYS, unit: str = "ms"
+) -> str:
+    """A table of stats summaries, one row each (values in `unit`); rows without a summary are left out."""
     body = []
     for name, st in rows:
         if not st or not st.get("count"):
@@ -409,7 +412,7 @@ def _stats_table(rows: list[tuple[str, dict[str, Any] | None]], keys: tuple[str,
     if not body:
         return ""
     head = "".join(f"<th>{k}</th>" for k in keys)
-    return f"<table><tr><th>ms</th><th>count</th>{head}</tr>{''.join(body)}</table>"
+    return f"<table><tr><th>{escape(unit)}</th><th>count</th>{head}</tr>{''.join(body)}</table>"
 
 
 def _compute_table(summary: dict[str, Any]) -> str:

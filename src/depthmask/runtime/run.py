@@ -16,6 +16,7 @@ from depthmask.contract.constants import MASK_EMPTY_KEEP, MASK_FULL_KEEP
 from depthmask.environment import fingerprint
 from depthmask.errors import ConfigError, OutputError
 from depthmask.runtime.backends import backend_name_for, create_backend
+from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
@@ -38,6 +39,9 @@ def run(
     cfg: RunConfig,
     on_result: Callable[[Result], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
+    *,
+    backend: Backend | None = None,
+    handle_signals: bool = True,
 ) -> dict[str, Any]:
     """Stream every source through the model; returns the summary (also written to `summary.json`).
 
@@ -49,10 +53,15 @@ def run(
     the run with every output finalised (exit status 130 / 143 in the summary); a second one exits at
     once. An optional output that fails (a full disk, an encoder error) is set aside and recorded; only
     a failing audit log ends the run early.
+
+    `backend`: one already loaded (a fleet worker's, kept across drives), used as it is and left open;
+    None loads `cfg.model` and closes it at the end. `handle_signals=False` leaves SIGINT and SIGTERM to
+    the process's owner (a Ray worker, whose driver stops it).
     """
-    with interruptible(), contextlib.ExitStack() as calm:
+    guard = interruptible() if handle_signals else contextlib.nullcontext()
+    with guard, contextlib.ExitStack() as calm:
         # From the first frame to the summary a signal is noted, never raised (see runtime.signals).
-        return _run_deferring(cfg, on_result, on_start, calm)
+        return _run_deferring(cfg, on_result, on_start, calm, backend)
 
 
 def _run_deferring(
@@ -60,11 +69,15 @@ def _run_deferring(
     on_result: Callable[[Result], None] | None,
     on_start: Callable[[int | None], None] | None,
     calm: contextlib.ExitStack,
+    loaded: Backend | None,
 ) -> dict[str, Any]:
     sources = open_sources(list(cfg.sources))
     out = prepare_output_folder(cfg.out, cfg.exist_ok)
-    name = cfg.backend or backend_name_for(cfg.model)
-    backend = create_backend(name, cfg.model, **backend_options(name, cfg))
+    if loaded is None:
+        name = cfg.backend or backend_name_for(cfg.model)
+        backend = create_backend(name, cfg.model, **backend_options(name, cfg))
+    else:
+        backend = loaded
     opened: list[Any] = []
     sinks: list[Any] = []
     pipeline: Pipeline | None = None
@@ -72,7 +85,8 @@ def _run_deferring(
         for s in sources:
             s.open()
             opened.append(s)
-        backend.load()
+        if loaded is None:
+            backend.load()
         info = backend.info
         backend_description = backend.describe()  # while loaded: providers, device, threads in use
         ids = [s.source_id for s in sources]
@@ -117,7 +131,8 @@ def _run_deferring(
         calm.enter_context(deferred())  # closing (a video's index, the log) is never cut by a signal
         # A source whose reader is still blocked in it (a stalled stream) is not released under it.
         stuck = {id(sources[i]) for i in pipeline.stuck} if pipeline is not None else set()
-        close_error = _close_all([*sinks, *(s for s in opened if id(s) not in stuck), backend])
+        owned = [backend] if loaded is None else []  # a backend handed in stays open for its owner
+        close_error = _close_all([*sinks, *(s for s in opened if id(s) not in stuck), *owned])
     if report.error is None and close_error is not None:
         report.error = close_error
     if received() is not None and not report.interrupted:  # a signal noted while outputs were closing
