@@ -153,7 +153,7 @@ def test_a_g_that_keeps_nothing_is_flagged_with_null_ratios_and_a_warning(
     assert len(recs) == 5 and all(r["flags"] == ["mask_empty"] for r in recs)
     assert all(r["far_attention"] is None and r["mask_keep"] < 0.01 for r in recs)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["flags"] == {"mask_empty": 5, "mask_full": 0}
+    assert summary["flags"] == {"mask_empty": 5, "mask_full": 0, "attention_jump": 0}
     assert (
         summary["stats"]["far_attention"]["count"] == 0 and summary["stats"]["far_attention"]["mean"] is None
     )

@@ -40,7 +40,8 @@ _EXAMPLES = (
     "  depthmask eval -d 'nyu-mat:nyu_depth_v2_labeled.mat?splits=splits.mat' --depth-checkpoint "
     "model_densenet -m mask_densenet --mask-network mask_drn_d_22\n\n"
     "  depthmask eval -d 'synthetic:frames=20' --depth-network hu2019_tiny -m g.safetensors "
-    "--size 64x96 --device cpu"
+    "--size 64x96 --device cpu\n\n"
+    "  depthmask eval -d 'synthetic:frames=32' --depth-checkpoint n.safetensors -m g.safetensors --curve"
 )
 
 
@@ -122,6 +123,19 @@ def eval_command(
     far_fraction: Annotated[
         float, typer.Option(help="Share of farthest pixels for far_attention.", rich_help_panel=ADVANCED)
     ] = 0.2,
+    curve: Annotated[
+        bool,
+        typer.Option(
+            "--curve",
+            help="Faithfulness curves: N(I ⊗ top-k % of M) against N(I) beside random and edge-map "
+            "baselines at the same k; curve.csv, curve.svg, AUCs [default: off].",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
+    curve_keep: Annotated[
+        str,
+        typer.Option(help="The curves' kept shares in percent, comma-separated.", rich_help_panel=ADVANCED),
+    ] = "5,10,20,40,60,80,100",
     edges: Annotated[
         bool,
         typer.Option(
@@ -155,8 +169,43 @@ def eval_command(
         workers=workers,
         device=device.value,
         out=out,
+        curve=curve,
+        curve_keeps=parse_percentages(curve_keep, "--curve-keep"),
     )
-    show(evaluate(cfg), cfg)
+    result = evaluate(cfg)
+    show(result, cfg)
+    if result.curves:
+        show_curves(result)
+
+
+def parse_percentages(text: str, option: str) -> tuple[float, ...]:
+    """'5,10,100' → (0.05, 0.1, 1.0)."""
+    from depthmask.errors import ConfigError
+
+    try:
+        return tuple(float(v) / 100 for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{option} takes percentages separated by commas, e.g. 5,10,20; got {text!r}"
+        ) from None
+
+
+def show_curves(result: EvalResult) -> None:
+    """The AUC of each curve, and curve.svg beside curve.csv."""
+    import dataclasses
+
+    from depthmask.report.curves import faithfulness_svg
+
+    table = Table(title="faithfulness: δ1 agreement of N(I ⊗ top-k % kept) with N(I); AUC over k")
+    keeps = [p.keep for p in result.curves[0].points]
+    for col in ("G", "method", *(f"{100 * k:g} %" for k in keeps), "AUC"):
+        table.add_column(col, justify="left" if col in ("G", "method") else "right")
+    for c in result.curves:
+        table.add_row(c.mask_net, c.method, *(_f(p.fid_delta1) for p in c.points), _f(c.auc))
+    console.print(table)
+    svg = result.files["curve"].with_suffix(".svg")
+    svg.write_text(faithfulness_svg([dataclasses.asdict(c) for c in result.curves]))
+    console.print(f"wrote {result.files['curve']}, {svg}", highlight=False, soft_wrap=True)
 
 
 def _f(value: float | None, digits: int = 3) -> str:

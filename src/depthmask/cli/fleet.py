@@ -19,12 +19,14 @@ from depthmask.cli.run import (
     DeviceOption,
     FitChoice,
     FitOption,
+    JumpIouOption,
     MaxFramesOption,
     ModelOption,
     OverlayWidthOption,
     SaveOption,
     parse_save,
 )
+from depthmask.contract.constants import ATTENTION_JUMP_IOU
 from depthmask.progress import Meter
 
 if TYPE_CHECKING:
@@ -100,6 +102,7 @@ def fleet(
     ] = False,
     save: SaveOption = "video,depth,mask,samples",
     overlay_width: OverlayWidthOption = 1280,
+    jump_iou: JumpIouOption = ATTENTION_JUMP_IOU,
 ) -> None:
     """Audit a fleet's drives on Ray: one model per worker, a drive per task, resumable, one merged report."""
     from depthmask.fleet.config import FleetConfig
@@ -108,6 +111,7 @@ def fleet(
     run_cfg = RunConfig(
         sources=tuple(sources), model=model, backend=backend, batch=batch, fit=fit.value, device=device,
         max_frames=max_frames, out=out, save=parse_save(save), overlay_width=overlay_width, exist_ok=True,
+        jump_iou=jump_iou,
     )  # fmt: skip
     cfg = FleetConfig(
         run=run_cfg, workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from depthmask.cli.app import INPUT, MODEL, OUTPUT, PERFORMANCE, PRECISION, app
+from depthmask.cli.app import ADVANCED, INPUT, MODEL, OUTPUT, PERFORMANCE, PRECISION, app
 from depthmask.cli.errors import user_errors
+from depthmask.contract.constants import ATTENTION_JUMP_IOU
 from depthmask.errors import DepthmaskError
 
 if TYPE_CHECKING:  # the runtime is imported inside the command, so --help stays light
@@ -94,6 +95,14 @@ OverlayWidthOption = Annotated[
     typer.Option(
         help="Overlay video and sample pictures: the footage's own size, at most this wide.",
         rich_help_panel=OUTPUT,
+    ),
+]
+JumpIouOption = Annotated[
+    float,
+    typer.Option(
+        help="Flag attention_jump where a mask's IoU with its source's previous mask (mask_iou_prev) is "
+        "below this (0: never).",
+        rich_help_panel=ADVANCED,
     ),
 ]
 
@@ -196,6 +205,7 @@ def run(
             rich_help_panel=OUTPUT,
         ),
     ] = False,
+    jump_iou: JumpIouOption = ATTENTION_JUMP_IOU,
 ) -> None:
     """Stream frames through the fused model: overlay video, per-frame depth/mask files, audit.jsonl."""
     from depthmask.runtime.config import RunConfig
@@ -221,6 +231,7 @@ def run(
         buffer=buffer,
         overlay_width=overlay_width,
         exist_ok=exist_ok,
+        jump_iou=jump_iou,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_with_progress(cfg)

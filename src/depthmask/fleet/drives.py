@@ -25,6 +25,7 @@ from pathlib import Path
 from depthmask.errors import SourceError
 from depthmask.sources import open_source
 from depthmask.sources.base import file_kind, read_text_file, shorten
+from depthmask.sources.grammar import expand_path
 from depthmask.sources.images import IMAGE_SUFFIXES
 from depthmask.sources.video import VIDEO_SUFFIXES
 
@@ -54,7 +55,7 @@ def expand_drives(specs: tuple[str, ...] | list[str]) -> list[Drive]:
     found: list[tuple[str, bool]] = []
     for spec in specs:
         spec = spec.strip()
-        target = Path(spec).expanduser()
+        target = expand_path(spec)
         suffix = target.suffix.lower()
         if suffix in (".txt", ".streams") and file_kind(target) == "file":
             found += [(line, True) for line in _listed(target)]
@@ -90,7 +91,7 @@ def _listed(path: Path) -> list[str]:
 
 def _globbed(pattern: str) -> list[str]:
     """A glob's drives: each folder or video it matches, or the glob itself when it matches images only."""
-    matches = sorted(glob.glob(str(Path(pattern).expanduser()), recursive=True))
+    matches = sorted(glob.glob(str(expand_path(pattern)), recursive=True))
     if not matches:
         raise SourceError(f"the pattern {shorten(pattern)!r} matches nothing")
     drives = [m for m in matches if file_kind(Path(m)) == "dir" or Path(m).suffix.lower() in VIDEO_SUFFIXES]

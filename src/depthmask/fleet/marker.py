@@ -21,7 +21,7 @@ MARKER_VERSION = 1
 # do not: they change how fast, not what).
 RECORD_SETTINGS = (
     "backend", "batch", "policy", "save", "fit", "precision", "depth_range", "depth_net", "max_frames",
-    "overlay_width",
+    "overlay_width", "jump_iou",
 )  # fmt: skip
 
 

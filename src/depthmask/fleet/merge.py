@@ -97,8 +97,9 @@ def _sum_flags(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def standouts(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The drives to look at first: lowest far_attention, highest fid_rmse, most flagged frames, most
-    decode errors (at most STANDOUT each; a drive with no such frames is not listed for them)."""
+    """The drives to look at first: lowest far_attention, highest fid_rmse, least stable attention
+    (lowest mean mask_iou_prev), most flagged frames, most decode errors (at most STANDOUT each; a drive
+    with no such frames is not listed for them)."""
     complete = [r for r in rows if r["status"] == "complete"]
 
     def mean_of(r: dict[str, Any], stat: str) -> float | None:
@@ -112,6 +113,7 @@ def standouts(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return {
         "lowest_far_attention": ranked("far_attention", lambda r: mean_of(r, "far_attention"), highest=False),
         "highest_fid_rmse": ranked("fid_rmse", lambda r: mean_of(r, "fid_rmse"), highest=True),
+        "least_stable": ranked("mask_iou_prev", lambda r: mean_of(r, "mask_iou_prev"), highest=False),
         "most_flagged": ranked("flagged", lambda r: sum(r["flags"].values()), highest=True, positive=True),
         "most_decode_errors": ranked(
             "decode_errors", lambda r: r["counts"]["decode_error"], highest=True, positive=True

@@ -15,7 +15,8 @@ DRIVE_COLUMNS = ("mask_keep", "fid_rmse", "far_attention")  # per-drive means in
 STANDOUT_TITLES = {
     "lowest_far_attention": ("lowest far_attention", "far_attention"),
     "highest_fid_rmse": ("highest fid_rmse", "fid_rmse"),
-    "most_flagged": ("most flagged frames (mask_empty, mask_full)", "flagged"),
+    "least_stable": ("least stable attention (lowest mean mask_iou_prev)", "mask_iou_prev"),
+    "most_flagged": ("most flagged frames (mask_empty, mask_full, attention_jump)", "flagged"),
     "most_decode_errors": ("most decode errors", "decode_errors"),
 }
 

@@ -16,7 +16,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depthmask.contract.constants import DEPTH_UNITS, FAR_FRACTION, MASK_EMPTY_KEEP, MASK_FULL_KEEP
+from depthmask.contract.constants import (
+    ATTENTION_JUMP_IOU,
+    DEPTH_UNITS,
+    FAR_FRACTION,
+    MASK_EMPTY_KEEP,
+    MASK_FULL_KEEP,
+)
 from depthmask.errors import SourceError
 from depthmask.report.svg import Mark, Reference, colour_bar, histogram, line_chart, stacked_bar
 
@@ -39,7 +45,7 @@ class ChartSpec:
     note: str = ""
     undefined: str = "no frame has a value"  # what to say when every value is null
     uniform_line: bool = False  # a dashed line at what a mask blind to depth would score
-    flag_marks: bool = False  # shade the frames flagged mask_empty / mask_full
+    flag_marks: tuple[str, ...] = ()  # shade the frames carrying these flags
 
 
 CHARTS = (
@@ -52,7 +58,7 @@ CHARTS = (
         f"mask_keep ({FRACTION})",
         fraction=True,
         note="the share of pixels G keeps",
-        flag_marks=True,
+        flag_marks=("mask_empty", "mask_full"),
     ),
     ChartSpec(
         "fid_rmse",
@@ -68,6 +74,23 @@ CHARTS = (
         note="the mask's share on the farthest part of the scene",
         undefined="undefined: the mask was empty on every frame",
         uniform_line=True,
+    ),
+    ChartSpec(
+        "mask_iou_prev",
+        ("mask_iou_prev",),
+        f"mask_iou_prev ({FRACTION})",
+        fraction=True,
+        note="is the attention stable? IoU of the kept pixels with the previous frame's (1: the same)",
+        undefined="undefined: no source had two inferred frames",
+        flag_marks=("attention_jump",),
+    ),
+    ChartSpec(
+        "mask_drift",
+        ("mask_drift",),
+        f"mask_drift ({FRACTION})",
+        note="the mean change of G's mask since the previous frame (0: the same mask)",
+        undefined="undefined: no source had two inferred frames",
+        flag_marks=("attention_jump",),
     ),
     ChartSpec(
         "depth",
@@ -240,8 +263,8 @@ def _far_attention_uniform(summary: dict[str, Any]) -> float:
     return float((summary.get("demo") or {}).get("far_attention_uniform", FAR_FRACTION))
 
 
-def _flag_marks(records: list[dict[str, Any]]) -> list[Mark]:
-    return [Mark(float(r["frame"]), flag) for r in records for flag in r.get("flags") or ()]
+def _flag_marks(records: list[dict[str, Any]], labels: tuple[str, ...]) -> list[Mark]:
+    return [Mark(float(r["frame"]), f) for r in records for f in r.get("flags") or () if f in labels]
 
 
 def _series(
@@ -272,8 +295,8 @@ def _chart(spec: ChartSpec, ok: list[dict[str, Any]], summary: dict[str, Any]) -
         uniform = _far_attention_uniform(summary)
         references.append(Reference(uniform, f"uniform mask {uniform:.2f}"))
     if spec.flag_marks:
-        marks = _flag_marks(ok)
-        legend = _flag_legend(marks)
+        marks = _flag_marks(ok, spec.flag_marks)
+        legend = _flag_legend(marks, summary)
     chart = line_chart(
         values,
         x=frames,
@@ -285,9 +308,15 @@ def _chart(spec: ChartSpec, ok: list[dict[str, Any]], summary: dict[str, Any]) -
     return f"<div>{head}{chart}{legend}</div>"
 
 
-def _flag_legend(marks: list[Mark]) -> str:
+def _flag_legend(marks: list[Mark], summary: dict[str, Any]) -> str:
     if not marks:
         return ""
+    if all(m.label == "attention_jump" for m in marks):
+        below = (summary.get("config") or {}).get("jump_iou", ATTENTION_JUMP_IOU)
+        return (
+            f"<p class='note'>Shaded (purple): {len(marks)} frame(s) flagged attention_jump, mask_iou_prev "
+            f"below {below:g} (a scene cut, glare, a failing camera, or attention that is not stable).</p>"
+        )
     empty = sum(m.label == "mask_empty" for m in marks)
     full = sum(m.label == "mask_full" for m in marks)
     return (

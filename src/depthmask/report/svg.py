@@ -21,7 +21,7 @@ FLAT_PAD = 0.05  # a constant series gets ±5 % of its value (±1 around zero) a
 EDGE_PAD = 0.02  # and any other series 2 % of its span beyond each end
 LEGEND_CHAR_W = 6.5  # about how wide a character of 11 px text is, to wrap a legend
 HALO = 'paint-order="stroke" stroke="#fff" stroke-width="3"'  # text stays readable over a line
-MARK_COLOURS = {"mask_empty": "#d62728", "mask_full": "#ff7f0e"}
+MARK_COLOURS = {"mask_empty": "#d62728", "mask_full": "#ff7f0e", "attention_jump": "#9467bd"}
 
 
 @dataclass(frozen=True)

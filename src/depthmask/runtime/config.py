@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from depthmask.contract.constants import ATTENTION_JUMP_IOU
 from depthmask.errors import ConfigError, closest
 from depthmask.settings import check_choice
 from depthmask.sources.fit import FITS
@@ -48,6 +49,7 @@ class RunConfig:
     max_frames: int | None = None  # read at most this many frames from each source; None: to its end
     overlay_width: int = 1280  # overlay, samples and report pictures: the frame's own size, at most this wide
     exist_ok: bool = False  # write into `out` even when it holds an earlier run (else out2, out3, …)
+    jump_iou: float = ATTENTION_JUMP_IOU  # flag attention_jump where mask_iou_prev falls below it (0: never)
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -65,6 +67,7 @@ class RunConfig:
         if self.buffer is not None:
             _bounded("--buffer", self.buffer, 1, MAX_BUFFER)
         _bounded("--overlay-width", self.overlay_width, MIN_OVERLAY_WIDTH, MAX_OVERLAY_WIDTH)
+        _bounded("--jump-iou", self.jump_iou, 0, 1, "an IoU", integer=False)
         if self.threads is not None:
             cores = os.cpu_count() or 1
             _bounded(

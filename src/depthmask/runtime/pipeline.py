@@ -20,11 +20,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from depthmask.contract.constants import ATTENTION_JUMP_IOU
 from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.buffer import FrameBuffer
 from depthmask.runtime.records import Item, Result
 from depthmask.runtime.signals import deferred, received
 from depthmask.runtime.sinks.base import Sink
+from depthmask.runtime.temporal import AttentionTracker
 from depthmask.sources.base import Policy, Source
 from depthmask.sources.fit import Fit, as_bgr, fit_frame, placement
 
@@ -57,6 +59,7 @@ class PipelineOptions:
     fit: Fit = "resize"
     max_frames: int | None = None  # per source; the source is then left unread, as if it had ended
     display_width: int | None = None  # keep each frame at its own aspect, at most this wide (overlays)
+    jump_iou: float = ATTENTION_JUMP_IOU  # flag attention_jump when a mask's IoU with the last is below it
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Pipeline:
         self.end_notes: dict[int, str] = {}
         self.stuck: list[int] = []  # sources whose reader was still blocked when the run ended
         self._writer_error: BaseException | None = None
+        self.tracker = AttentionTracker(options.jump_iou)
         self._batch_id = 0
 
     # -- readers -------------------------------------------------------------------------------------
@@ -185,6 +189,7 @@ class Pipeline:
                 continue  # keep draining so the producer never blocks; the error is re-raised at the end
             try:
                 t0 = time.perf_counter()
+                self.tracker.update(res)  # here: results reach the writer in each source's frame order
                 for sink in self.sinks:
                     sink.write(res)  # optional outputs are guarded; only the audit log's failure ends here
                 self.report.sink_ms.append((time.perf_counter() - t0) * 1e3)

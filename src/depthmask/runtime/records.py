@@ -40,6 +40,7 @@ class Result:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # this frame's slice of each output
     stats: dict[str, float] = field(default_factory=dict)
     batch: int | None = None
+    host_flags: list[str] = field(default_factory=list)  # set on the host after inference (attention_jump)
 
     @property
     def frame(self) -> Frame:
@@ -48,11 +49,13 @@ class Result:
 
     @property
     def flags(self) -> list[str]:
-        """`mask_empty` / `mask_full` when G kept almost none / almost all of the pixels."""
+        """`mask_empty` / `mask_full` when G kept almost none / almost all of the pixels, then the flags
+        set on the host (`attention_jump`: the mask changed more than the run allows since the last frame)."""
         keep = self.stats.get("mask_keep")
         if keep is None or not np.isfinite(keep):
-            return []
-        return ["mask_empty"] if keep < MASK_EMPTY_KEEP else ["mask_full"] if keep > MASK_FULL_KEEP else []
+            return list(self.host_flags)
+        mask = ["mask_empty"] if keep < MASK_EMPTY_KEEP else ["mask_full"] if keep > MASK_FULL_KEEP else []
+        return mask + self.host_flags
 
     def record(self, t_written: float) -> dict[str, Any]:
         """The audit-log line of contracts §4 (JSON-ready), for a record written at perf_counter

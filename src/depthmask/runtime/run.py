@@ -28,6 +28,7 @@ from depthmask.runtime.sinks.files import FrameFilesSink
 from depthmask.runtime.sinks.guard import GuardedSink
 from depthmask.runtime.sinks.samples import SamplesSink
 from depthmask.runtime.sinks.video import OverlayVideoSink
+from depthmask.runtime.temporal import TEMPORAL_COLUMNS
 from depthmask.sources import open_sources
 
 log = logging.getLogger("depthmask.runtime")
@@ -91,7 +92,8 @@ def _run_deferring(
         backend_description = backend.describe()  # while loaded: providers, device, threads in use
         ids = [s.source_id for s in sources]
         policies = [cfg.policy or s.default_policy for s in sources]
-        audit = AuditLogSink(out / "audit.jsonl", info.stats_columns)
+        temporal = TEMPORAL_COLUMNS if "mask" in info.outputs else ()  # from the masks, on the host
+        audit = AuditLogSink(out / "audit.jsonl", (*info.stats_columns, *temporal))
         audit.open()  # the record of the run: if it cannot be written, nothing runs
         sinks.append(audit)
         optional: list[tuple[str, Sink]] = []
@@ -119,7 +121,7 @@ def _run_deferring(
         pictures = cfg.show or bool({"video", "samples"} & cfg.save)
         options = PipelineOptions(
             cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit, max_frames=cfg.max_frames,
-            display_width=cfg.overlay_width if pictures else None,
+            display_width=cfg.overlay_width if pictures else None, jump_iou=cfg.jump_iou,
         )  # fmt: skip
         t0 = time.time()
         pipeline = Pipeline(sources, policies, backend, sinks, options, on_result)

@@ -81,7 +81,7 @@ def open_source(spec: str) -> Source:
         return CaptureSource(spec)
     target, options = _split_options(spec)
     stride = _stride(options, spec)
-    path = _expand(target)
+    path = expand_path(target)
     kind = file_kind(path)
     if kind is None and any(ch in target for ch in "*?["):  # what exists as written is no pattern
         return ImageSequenceSource(paths_from_glob(str(path)), source_id=target, stride=stride)
@@ -109,7 +109,7 @@ def open_sources(specs: list[str]) -> list[Source]:
     out: list[Source] = []
     for spec in specs:
         spec = _checked(spec)
-        path = _expand(spec)
+        path = expand_path(spec)
         if path.suffix.lower() == ".streams" and file_kind(path) == "file":
             out += _streams_file(path)
         else:
@@ -187,7 +187,7 @@ def _checked(spec: object) -> str:
 def _split_options(spec: str) -> tuple[str, dict[str, str]]:
     """(target, {key: value}) per the options rule of the module docstring."""
     head, sep, tail = spec.rpartition("?")
-    if not sep or not head or not _OPTIONS.fullmatch(tail) or file_kind(_expand(spec)) is not None:
+    if not sep or not head or not _OPTIONS.fullmatch(tail) or file_kind(expand_path(spec)) is not None:
         return spec, {}
     options: dict[str, str] = {}
     for pair in tail.split("&"):
@@ -215,7 +215,8 @@ def _stride(options: dict[str, str], spec: str) -> int:
     return int(text)
 
 
-def _expand(text: str) -> Path:
+def expand_path(text: str) -> Path:
+    """`~` and `~user` expanded; a `~user` with no home is the plain (missing) path, never an error."""
     try:
         return Path(text).expanduser()
     except RuntimeError:  # `~nosuchuser/…`: no home to expand to, so it is a plain (missing) path

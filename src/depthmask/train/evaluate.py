@@ -9,7 +9,8 @@ pixel becomes the dataset-mean colour) and every G:
   pixels, as many as G's mean M′ sparseness over the dataset (so E and M′ keep the same share of pixels).
 Each row carries the depth metrics against ground truth (`depthmask.train.metrics`; none for frames-only
 data) and the mean per-frame mask statistics mask_mean, mask_keep, fid_rmse, fid_abs_rel, far_attention
-(contracts §1, against N(I)). `evaluate(EvalConfig)` writes eval.csv, table1.csv and eval.json.
+(contracts §1, against N(I)). `evaluate(EvalConfig)` writes eval.csv, table1.csv and eval.json, and
+with `curve` the faithfulness curves of every G (`depthmask.train.faithfulness`) in curve.csv.
 """
 
 from __future__ import annotations
@@ -24,13 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from depthmask.errors import ConfigError, OutputError, closest
-from depthmask.train.data.transforms import denormalize
-from depthmask.train.losses import sobel
+from depthmask.train.faithfulness import DEFAULT_KEEPS, Curve, edge_magnitude, faithfulness_curves, top_share
 from depthmask.train.metrics import (
     DATASET_METRICS,
     EPSILON,
@@ -44,7 +43,6 @@ from depthmask.train.metrics import (
 
 DEVICES = ("auto", "cpu", "cuda")
 CONDITIONS = ("original", "M", "M'", "edges")
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 grey, for the edge map
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +66,8 @@ class EvalConfig:
     workers: int = 0  # DataLoader worker processes
     device: str = "auto"  # auto: CUDA when available
     out: Path = Path("runs/eval")
+    curve: bool = False  # faithfulness curves of every G beside random and edge baselines
+    curve_keeps: tuple[float, ...] = DEFAULT_KEEPS  # the kept shares of the curves, in (0, 1]
 
     def __post_init__(self) -> None:
         for name in ("depth_checkpoint", "out"):
@@ -75,6 +75,7 @@ class EvalConfig:
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "masks", tuple(Path(p) for p in self.masks))
+        object.__setattr__(self, "curve_keeps", tuple(float(k) for k in self.curve_keeps))
         for name in ("input_size", "depth_size"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
@@ -101,6 +102,14 @@ class EvalConfig:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.workers < 0:
             raise ConfigError(f"--workers must be ≥ 0, got {self.workers}")
+        if self.curve and not self.masks:
+            raise ConfigError("--curve draws G's faithfulness curve: pass at least one G (--mask)")
+        keeps = self.curve_keeps
+        if not keeps or len(set(keeps)) != len(keeps) or not all(0 < k <= 1 for k in keeps):
+            shown = ",".join(f"{100 * k:g}" for k in keeps)
+            raise ConfigError(
+                f"--curve-keep {shown}: give distinct percentages in (0, 100], e.g. 5,10,20,40,60,80,100"
+            )
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be at least 1 (or omitted), got {self.limit}")
         for name in ("input_size", "depth_size"):
@@ -187,6 +196,7 @@ class EvalResult:
     table1: list[Table1Row]
     warnings: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    curves: list[Curve] = field(default_factory=list)  # --curve: G, random and edges for each G
 
     def condition(self, name: str, mask_net: str | None = None) -> Condition:
         """The row of `name` ('original', 'M', "M'", 'edges') for `mask_net` (its label)."""
@@ -205,16 +215,7 @@ def edge_mask(image: torch.Tensor, keep: float) -> torch.Tensor:
     `image` is ImageNet-normalised B×3×H×W; returns B×1×H×W of {0, 1} with round(keep·H·W) ones per image
     (ties broken by position). Replicate padding, so the frame border is not an edge.
     """
-    rgb = denormalize(image.float())
-    grey = (rgb * torch.tensor(_LUMA, device=rgb.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    gx, gy = sobel(F.pad(grey, (1, 1, 1, 1), mode="replicate"))
-    magnitude = (gx[..., 1:-1, 1:-1] ** 2 + gy[..., 1:-1, 1:-1] ** 2).sqrt()
-    b, _, h, w = magnitude.shape
-    k = min(h * w, max(0, round(keep * h * w)))
-    out = torch.zeros(b, h * w, device=image.device, dtype=image.dtype)
-    if k:
-        out.scatter_(1, magnitude.reshape(b, -1).topk(k, dim=1).indices, 1.0)
-    return out.view(b, 1, h, w)
+    return top_share(edge_magnitude(image), keep).to(image.dtype)
 
 
 def collate_eval(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -400,6 +401,12 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         workers=cfg.workers,
         device=device,
     )
+    curves = []
+    if cfg.curve:
+        curves = faithfulness_curves(
+            depth_net, [(g.label, g.net) for g in masks], dataset, keeps=cfg.curve_keeps,
+            batch_size=cfg.batch_size, workers=cfg.workers, device=device, collate=collate_eval,
+        )  # fmt: skip
     has_gt = "depth" in dataset[0]
     if not conditions[0].metrics and has_gt:
         warnings.append("no image had a valid ground-truth pixel; depth metrics are empty")
@@ -416,7 +423,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         "metric_settings": settings,
         "device": str(device),
     }
-    result = EvalResult(cfg, effective, conditions, table1, warnings)
+    result = EvalResult(cfg, effective, conditions, table1, warnings, curves=curves)
     return dataclasses.replace(result, files=write_results(result, cfg.out))
 
 
@@ -534,11 +541,16 @@ def write_results(result: EvalResult, out: Path) -> dict[str, Path]:
         files = {"csv": out / "eval.csv", "table1": out / "table1.csv", "json": out / "eval.json"}
         _write_csv(files["csv"], [c.flat() for c in result.conditions])
         _write_csv(files["table1"], [_table1_flat(r) for r in result.table1])
+        if result.curves:
+            files["curve"] = out / "curve.csv"
+            points = [dataclasses.asdict(p) | {"auc": c.auc} for c in result.curves for p in c.points]
+            _write_csv(files["curve"], points)
         doc = {
             "config": result.config.to_dict(),
             "effective": result.effective,
             "conditions": [dataclasses.asdict(c) for c in result.conditions],
             "table1": [dataclasses.asdict(r) for r in result.table1],
+            "curves": [dataclasses.asdict(c) for c in result.curves],
             "warnings": result.warnings,
             "environment": fingerprint(),
         }

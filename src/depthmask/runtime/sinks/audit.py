@@ -36,7 +36,7 @@ class AuditLogSink:
         self.stages: dict[str, list[float]] = {}
         self.ages: dict[str, list[float]] = {}
         self.by_source: dict[str, dict[str, int]] = {}
-        self.flags: dict[str, int] = {"mask_empty": 0, "mask_full": 0}
+        self.flags: dict[str, int] = {"mask_empty": 0, "mask_full": 0, "attention_jump": 0}
         self.counts: dict[str, int] = {"ok": 0, "dropped": 0, "decode_error": 0, "skipped": 0}
         self.errors: list[dict[str, Any]] = []
         self.lines = 0  # records written whole
