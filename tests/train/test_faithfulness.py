@@ -2,6 +2,7 @@
 of the curves fixed by construction (all pixels kept: N(I) itself), the random baseline reproducible,
 and the files the command writes."""
 
+# ruff: noqa: F811  (pytest passes the imported `files` fixture in as an argument of the same name)
 from __future__ import annotations
 
 import csv
@@ -29,7 +30,7 @@ def _nets(paths: dict[str, Path]) -> tuple[torch.nn.Module, torch.nn.Module, obj
     return n, g, dataset_from_spec(_spec(paths), split="test", input_size=SIZE)
 
 
-def test_each_point_is_n_on_the_top_k_share_against_n(files: dict[str, Path]) -> None:  # noqa: F811
+def test_each_point_is_n_on_the_top_k_share_against_n(files: dict[str, Path]) -> None:
     n, g, ds = _nets(files)
     curves = {c.method: c for c in faithfulness_curves(n, [("lam3", g)], ds, keeps=KEEPS, batch_size=2)}
     with torch.no_grad():
@@ -53,7 +54,7 @@ def test_each_point_is_n_on_the_top_k_share_against_n(files: dict[str, Path]) ->
     assert auc([0.0, 1.0], [0.0, 1.0]) == pytest.approx(0.5)
 
 
-def test_eval_curve_writes_the_csv_the_chart_and_the_aucs(files: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+def test_eval_curve_writes_the_csv_the_chart_and_the_aucs(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "eval"
     args = ["eval", "-d", _spec(files), "--depth-checkpoint", str(files["n"]), "-m", str(files["lam3"]),
             "-m", str(files["ones"]), "--size", "64x96", "--device", "cpu", "--out", str(out), "--curve",
@@ -80,13 +81,13 @@ def test_eval_curve_writes_the_csv_the_chart_and_the_aucs(files: dict[str, Path]
         ({"curve_keeps": ()}, "--curve-keep"),
     ],
 )
-def test_curve_settings_that_cannot_work_are_refused(files: dict[str, Path], kw: dict, message: str) -> None:  # noqa: F811
+def test_curve_settings_that_cannot_work_are_refused(files: dict[str, Path], kw: dict, message: str) -> None:
     base = {"data": "synthetic:", "depth_checkpoint": files["n"], "masks": (files["lam3"],)}
     with pytest.raises(ConfigError, match=message):
         EvalConfig(**(base | kw))
 
 
-def test_evaluate_with_a_curve_keeps_table_1(files: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+def test_evaluate_with_a_curve_keeps_table_1(files: dict[str, Path], tmp_path: Path) -> None:
     cfg = EvalConfig(
         data=_spec(files), depth_checkpoint=files["n"], masks=(files["lam3"],), input_size=SIZE,
         device="cpu", out=tmp_path, curve=True, curve_keeps=KEEPS,

@@ -132,6 +132,18 @@ def eval_command(
             rich_help_panel=OUTPUT,
         ),
     ] = False,
+    corrupt: Annotated[
+        str | None,
+        typer.Option(
+            help="Robustness × attention under these corruptions (fog,rain,snow,noise,blur,brightness,jpeg): "
+            "depth moved and mask moved; corrupt.csv, corrupt.svg [default: none].",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    severity: Annotated[
+        str,
+        typer.Option(help="Corruption severities: 1..5, or a list such as 1,3,5.", rich_help_panel=ADVANCED),
+    ] = "1..5",
     curve_keep: Annotated[
         str,
         typer.Option(help="The curves' kept shares in percent, comma-separated.", rich_help_panel=ADVANCED),
@@ -171,11 +183,54 @@ def eval_command(
         out=out,
         curve=curve,
         curve_keeps=parse_percentages(curve_keep, "--curve-keep"),
+        corruptions=tuple(c.strip() for c in (corrupt or "").split(",") if c.strip()),
+        severities=parse_levels(severity),
     )
     result = evaluate(cfg)
     show(result, cfg)
     if result.curves:
         show_curves(result)
+    if result.robustness:
+        show_robustness(result)
+
+
+def parse_levels(text: str) -> tuple[int, ...]:
+    """'1..5' → (1, 2, 3, 4, 5); '1,3,5' → (1, 3, 5)."""
+    from depthmask.errors import ConfigError
+
+    try:
+        if ".." in text:
+            lo, hi = (int(v) for v in text.split(".."))
+            return tuple(range(lo, hi + 1))
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"--severity takes 1..5 or a list such as 1,3,5; got {text!r}") from None
+
+
+def show_robustness(result: EvalResult) -> None:
+    """One table (per G, corruption and severity: depth moved, mask moved) and corrupt.svg."""
+    import dataclasses
+
+    from depthmask.report.eval_figures import robustness_heatmap
+
+    table = Table(title="robustness × attention (means over images; changes are corrupt − clean)")
+    for col in ("G", "corruption", "sev", "depth abs_rel vs clean", "δ1 vs clean", "abs_rel vs GT",
+                "mask IoU", "Δ far_attention", "Δ mask_mean"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("G", "corruption") else "right")
+    for r in result.robustness:
+        table.add_row(
+            r.mask_net, r.corruption, str(r.severity), _f(r.depth_abs_rel_vs_clean),
+            _f(r.depth_delta1_vs_clean), _f(r.abs_rel_gt), _f(r.mask_iou), _f(r.far_attention_change, 4),
+            _f(r.mask_mean_change, 4),
+        )  # fmt: skip
+    console.print(table)
+    rows = [dataclasses.asdict(r) for r in result.robustness]
+    figures = []
+    for label in dict.fromkeys(r.mask_net for r in result.robustness):
+        figures.append(robustness_heatmap(rows, label))
+    svg = result.files["corrupt"].with_suffix(".svg")
+    svg.write_text("\n".join(figures))
+    console.print(f"wrote {result.files['corrupt']}, {svg}", highlight=False, soft_wrap=True)
 
 
 def parse_percentages(text: str, option: str) -> tuple[float, ...]:
@@ -194,7 +249,7 @@ def show_curves(result: EvalResult) -> None:
     """The AUC of each curve, and curve.svg beside curve.csv."""
     import dataclasses
 
-    from depthmask.report.curves import faithfulness_svg
+    from depthmask.report.eval_figures import faithfulness_svg
 
     table = Table(title="faithfulness: δ1 agreement of N(I ⊗ top-k % kept) with N(I); AUC over k")
     keeps = [p.keep for p in result.curves[0].points]

@@ -336,3 +336,45 @@ def colour_bar(
             f'<text x="{9 + bar_w}" y="{y + 4:.1f}" font-size="10">{escape(label)}</text>'
         )
     return _svg(parts, width, length + top + 6)
+
+
+def heatmap(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    title: str = "",
+    lo: float = 0.0,
+    hi: float = 1.0,
+    digits: int = 2,
+) -> str:
+    """A grid of cells coloured from white (`lo`) to deep blue (`hi`), each with its value written in it;
+    a missing value is a grey cell with "–"."""
+    cell_w, cell_h, left, top = 64, 26, 110, 34
+    parts = [f'<text x="0" y="14" font-size="12" font-weight="bold">{escape(title)}</text>']
+    for j, name in enumerate(columns):
+        parts.append(
+            f'<text x="{left + j * cell_w + cell_w / 2}" y="{top - 6}" font-size="11" '
+            f'text-anchor="middle">{escape(name)}</text>'
+        )
+    for i, name in enumerate(rows):
+        y = top + i * cell_h
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 17}" font-size="11" text-anchor="end">{escape(name)}</text>'
+        )
+        for j, v in enumerate(values[i]):
+            x = left + j * cell_w
+            if not _finite(v):
+                fill, text, ink = "#ddd", "–", "#555"
+            else:
+                t = min(max((float(v) - lo) / (hi - lo), 0.0), 1.0) if hi > lo else 0.0
+                shade = round(255 - t * (255 - 40)), round(255 - t * (255 - 90)), round(255 - t * (255 - 160))
+                fill, text = "#{:02x}{:02x}{:02x}".format(*shade), f"{float(v):.{digits}f}"
+                ink = "#fff" if t > 0.6 else "#222"
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{fill}"/>'
+                f'<text x="{x + cell_w / 2 - 1}" y="{y + 17}" font-size="11" text-anchor="middle" '
+                f'fill="{ink}">{text}</text>'
+            )
+    width = max(left + cell_w * max(len(columns), 1) + 8, round(LEGEND_CHAR_W * 1.1 * len(title)) + 8)
+    return _svg(parts, width, top + cell_h * len(rows) + 8)

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from depthmask.errors import ConfigError, OutputError, closest
+from depthmask.sources.corruptions import SEVERITIES, check_corruptions
 from depthmask.train.faithfulness import DEFAULT_KEEPS, Curve, edge_magnitude, faithfulness_curves, top_share
 from depthmask.train.metrics import (
     DATASET_METRICS,
@@ -40,6 +41,7 @@ from depthmask.train.metrics import (
     mask_statistics,
     mean_of,
 )
+from depthmask.train.robustness import RobustnessRow, robustness_table
 
 DEVICES = ("auto", "cpu", "cuda")
 CONDITIONS = ("original", "M", "M'", "edges")
@@ -68,6 +70,8 @@ class EvalConfig:
     out: Path = Path("runs/eval")
     curve: bool = False  # faithfulness curves of every G beside random and edge baselines
     curve_keeps: tuple[float, ...] = DEFAULT_KEEPS  # the kept shares of the curves, in (0, 1]
+    corruptions: tuple[str, ...] = ()  # robustness × attention under these (sources.corruptions)
+    severities: tuple[int, ...] = SEVERITIES
 
     def __post_init__(self) -> None:
         for name in ("depth_checkpoint", "out"):
@@ -76,6 +80,8 @@ class EvalConfig:
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "masks", tuple(Path(p) for p in self.masks))
         object.__setattr__(self, "curve_keeps", tuple(float(k) for k in self.curve_keeps))
+        object.__setattr__(self, "corruptions", tuple(self.corruptions))
+        object.__setattr__(self, "severities", tuple(self.severities))
         for name in ("input_size", "depth_size"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
@@ -110,6 +116,10 @@ class EvalConfig:
             raise ConfigError(
                 f"--curve-keep {shown}: give distinct percentages in (0, 100], e.g. 5,10,20,40,60,80,100"
             )
+        if self.corruptions:
+            check_corruptions(self.corruptions, self.severities)
+            if not self.masks:
+                raise ConfigError("--corrupt measures what moves in G's mask: pass at least one G (--mask)")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be at least 1 (or omitted), got {self.limit}")
         for name in ("input_size", "depth_size"):
@@ -197,6 +207,7 @@ class EvalResult:
     warnings: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     curves: list[Curve] = field(default_factory=list)  # --curve: G, random and edges for each G
+    robustness: list[RobustnessRow] = field(default_factory=list)  # --corrupt: each G × corruption × severity
 
     def condition(self, name: str, mask_net: str | None = None) -> Condition:
         """The row of `name` ('original', 'M', "M'", 'edges') for `mask_net` (its label)."""
@@ -407,6 +418,13 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             depth_net, [(g.label, g.net) for g in masks], dataset, keeps=cfg.curve_keeps,
             batch_size=cfg.batch_size, workers=cfg.workers, device=device, collate=collate_eval,
         )  # fmt: skip
+    robustness = []
+    if cfg.corruptions:
+        robustness = robustness_table(
+            depth_net, [(g.label, g.net) for g in masks], dataset, cfg.corruptions, cfg.severities,
+            settings=settings, epsilon=cfg.epsilon, far_fraction=cfg.far_fraction, batch_size=cfg.batch_size,
+            workers=cfg.workers, device=device, collate=collate_eval,
+        )  # fmt: skip
     has_gt = "depth" in dataset[0]
     if not conditions[0].metrics and has_gt:
         warnings.append("no image had a valid ground-truth pixel; depth metrics are empty")
@@ -423,7 +441,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         "metric_settings": settings,
         "device": str(device),
     }
-    result = EvalResult(cfg, effective, conditions, table1, warnings, curves=curves)
+    result = EvalResult(cfg, effective, conditions, table1, warnings, curves=curves, robustness=robustness)
     return dataclasses.replace(result, files=write_results(result, cfg.out))
 
 
@@ -540,17 +558,21 @@ def write_results(result: EvalResult, out: Path) -> dict[str, Path]:
         out.mkdir(parents=True, exist_ok=True)
         files = {"csv": out / "eval.csv", "table1": out / "table1.csv", "json": out / "eval.json"}
         _write_csv(files["csv"], [c.flat() for c in result.conditions])
-        _write_csv(files["table1"], [_table1_flat(r) for r in result.table1])
+        _write_csv(files["table1"], [_flat(r) for r in result.table1])
         if result.curves:
             files["curve"] = out / "curve.csv"
             points = [dataclasses.asdict(p) | {"auc": c.auc} for c in result.curves for p in c.points]
             _write_csv(files["curve"], points)
+        if result.robustness:
+            files["corrupt"] = out / "corrupt.csv"
+            _write_csv(files["corrupt"], [_flat(r) for r in result.robustness])
         doc = {
             "config": result.config.to_dict(),
             "effective": result.effective,
             "conditions": [dataclasses.asdict(c) for c in result.conditions],
             "table1": [dataclasses.asdict(r) for r in result.table1],
             "curves": [dataclasses.asdict(c) for c in result.curves],
+            "robustness": [dataclasses.asdict(r) for r in result.robustness],
             "warnings": result.warnings,
             "environment": fingerprint(),
         }
@@ -560,7 +582,8 @@ def write_results(result: EvalResult, out: Path) -> dict[str, Path]:
     return files
 
 
-def _table1_flat(row: Table1Row) -> dict[str, Any]:
+def _flat(row: Any) -> dict[str, Any]:
+    """A dataclass row for a CSV: None as an empty cell."""
     return {k: "" if v is None else v for k, v in dataclasses.asdict(row).items()}
 
 
