@@ -13,7 +13,10 @@ from typing import Any
 from depthmask import __version__
 
 _LIBRARIES = ("torch", "onnxruntime", "onnxruntime-gpu", "tensorrt", "opencv-python-headless", "numpy", "av")
-_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+_CPU_FLAGS = (
+    "avx2", "fma", "avx512f", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
+    "amx_int8", "amx_fp16",
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,6 +30,7 @@ def fingerprint() -> dict[str, Any]:
         "cpu": cpu_model,
         "cpu_flags": [f for f in _CPU_FLAGS if f in flags],
         "cores": os.cpu_count(),
+        "cpu_mhz": _cpu_mhz(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "gpu": _gpus(),
         "libraries": {name: _version(name) for name in _LIBRARIES if _version(name)},
@@ -52,6 +56,16 @@ def _cpuinfo() -> tuple[str, set[str]]:
     except OSError:
         pass
     return model, flags
+
+
+def _cpu_mhz() -> float | None:
+    """The highest clock /proc/cpuinfo reports now (a VM's nominal clock; turbo may be higher)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = [float(line.split(":", 1)[1]) for line in f if line.startswith("cpu MHz")]
+    except (OSError, ValueError):
+        return None
+    return max(mhz) if mhz else None
 
 
 def _gpus() -> list[dict[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from depthmask.bench.measure import time_calls
-from depthmask.bench.peak import gemm_peak, sustained_again
+from depthmask.bench.peak import fma_roof, gemm_peak, native_reason, sustained_again
 
 
 class FakeClock:
@@ -57,7 +57,38 @@ def test_gemm_peak_measures_and_explains() -> None:
     again = sustained_again(p, seconds=0.05)
     assert (again.how, again.burst_gflop_per_s, again.by_size) == (p.how, p.burst_gflop_per_s, p.by_size)
     assert again.gflop_per_s is not None and again.gflop_per_s > 0
-    q = gemm_peak("int8", 1, sizes=(128,), repeats=1, seconds=0.05)
+    q = gemm_peak("int8", 1, sizes=(128,), repeats=1, seconds=0.05, flags={"avx512_vnni"})
     assert q.gflop_per_s is not None and q.how.startswith("torch._int_mm")
     none = gemm_peak("fp64", 1, sizes=(64,), repeats=1, seconds=0.05)
     assert none.gflop_per_s is None and "no library" in (none.reason or "")
+
+
+def test_a_precision_without_native_kernels_is_not_measured() -> None:
+    """bf16 / fp16 / int8 on a CPU without their kernels: no search at all, and the reason says why."""
+    for precision, flag in (("bf16", "amx_bf16"), ("fp16", "avx512_fp16"), ("int8", "avx_vnni")):
+        p = gemm_peak(precision, 1, sizes=(64,), repeats=1, seconds=0.01, flags={"avx2", "fma"})
+        assert p.gflop_per_s is None and p.by_size == {} and "no native" in (p.reason or "")
+        assert flag in (p.reason or "")
+        assert native_reason(precision, {flag}) is None
+    assert native_reason("fp32", set()) is None
+
+
+def test_the_search_stays_within_its_budget_and_names_what_it_skipped() -> None:
+    p = gemm_peak("fp32", 1, sizes=(64, 128, 4096), repeats=1, seconds=0.01, budget_s=0.5)
+    assert p.gflop_per_s is not None and "numpy 64" in p.by_size and "numpy 128" in p.by_size
+    assert "numpy 4096" not in p.by_size and any(s.startswith("numpy 4096: about") for s in p.skipped)
+    assert p.search_seconds is not None and p.search_seconds < 5
+
+
+def test_the_fma_roof_follows_the_clock_and_the_vector_units() -> None:
+    avx2 = {"cpu": "AMD EPYC", "cpu_mhz": 2500.0, "cpu_flags": ["avx2", "fma"]}
+    assert fma_roof(2, avx2) == 2 * 2.5 * 32  # two 256-bit FMA units
+    amd512 = {**avx2, "cpu_flags": ["avx2", "fma", "avx512f"]}
+    assert fma_roof(2, amd512) == 2 * 2.5 * 32  # AMD's AVX-512: two 256-bit halves
+    intel = {
+        "cpu": "Intel(R) Xeon(R) Platinum 8480+",
+        "cpu_mhz": 2000.0,
+        "cpu_flags": ["avx2", "fma", "avx512f"],
+    }
+    assert fma_roof(1, intel) == 2.0 * 64
+    assert fma_roof(1, {"cpu_mhz": None, "cpu_flags": []}) is None

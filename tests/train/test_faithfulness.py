@@ -67,6 +67,11 @@ def test_eval_curve_writes_the_csv_the_chart_and_the_aucs(files: dict[str, Path]
     ones = {c["method"]: c for c in doc["curves"] if c["mask_net"] == "ones"}
     assert all(0 <= c["auc"] <= 1 for c in doc["curves"])
     assert (out / "curve.svg").read_text().startswith("<svg") and "AUC" in result.output
+    page = (out / "report.html").read_text()  # the eval's own report shows the curves
+    assert "Faithfulness curves" in page and "<svg" in page and "Table 1" in page
+    (out / "report.html").unlink()
+    assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0  # `depthmask report` rebuilds it
+    assert "depthmask evaluation report" in (out / "report.html").read_text()
     # G of all ones ranks every pixel the same: its top-k is a block, not a better choice than random.
     assert ones["G"]["points"][-1]["fid_delta1"] == 1.0
 

@@ -77,6 +77,8 @@ def test_eval_corrupt_writes_the_table_and_the_heat_map(files: dict[str, Path], 
     assert len(doc["robustness"]) == 4 and all(0 <= r["mask_iou"] <= 1 for r in doc["robustness"])
     svg = (out / "corrupt.svg").read_text()
     assert svg.startswith("<svg") and "severity 5" in svg and "jpeg" in svg
+    page = (out / "report.html").read_text()
+    assert "Robustness × attention" in page and "mask IoU" in page
 
 
 @pytest.mark.parametrize(

@@ -192,6 +192,12 @@ def eval_command(
         show_curves(result)
     if result.robustness:
         show_robustness(result)
+    from depthmask.report.eval_report import build_eval_report
+
+    try:
+        console.print(f"report: {build_eval_report(cfg.out)}", highlight=False, soft_wrap=True)
+    except OSError as exc:  # the results are written; only their page is missing
+        console.print(f"[yellow]warning:[/] report.html could not be written ({exc})", highlight=False)
 
 
 def parse_levels(text: str) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ console = Console()
 def report(
     run_dir: Annotated[
         Path,
-        typer.Argument(help="A folder written by `depthmask run`, `depthmask demo` or `depthmask fleet`."),
+        typer.Argument(help="A folder written by `depthmask run`, `demo`, `fleet` or `eval`."),
     ],
     output: Annotated[
         Path | None,
@@ -32,8 +32,13 @@ def report(
     """Write report.html: statistics over time, mean mask, latency, sample frames, video, metadata (of a
     fleet: the drives, totals, fleet-wide statistics and the drives that stand out)."""
     from depthmask.report import build_report
+    from depthmask.report.eval_report import build_eval_report
     from depthmask.report.fleet import build_fleet_report
 
-    fleet = (run_dir / "fleet.json").is_file()
-    path = build_fleet_report(run_dir, output) if fleet else build_report(run_dir, output)
+    if (run_dir / "fleet.json").is_file():
+        path = build_fleet_report(run_dir, output)
+    elif (run_dir / "eval.json").is_file():
+        path = build_eval_report(run_dir, output)
+    else:
+        path = build_report(run_dir, output)
     console.print(f"wrote {path}")
