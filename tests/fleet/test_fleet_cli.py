@@ -43,6 +43,7 @@ def test_ctrl_c_finalises_what_is_done_and_a_rerun_finishes(audit_model: Path, t
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == exits.INTERRUPTED_SIGINT, log.read_text()
+    assert (out / "fleet.json").is_file(), log.read_text()
     result = json.loads((out / "fleet.json").read_text())
     assert result["interrupted"] and result["signal"] == "SIGINT"
     done = result["totals"]["drives"]["complete"]
@@ -61,6 +62,25 @@ def test_ctrl_c_finalises_what_is_done_and_a_rerun_finishes(audit_model: Path, t
     assert result["totals"]["drives"]["complete"] == 4 and result["totals"]["frames"] == 64
     assert result["totals"]["drives"]["resumed"] == done
     assert (out / "report.html").is_file()
+    assert_no_ray_left(before)
+
+
+def test_sigterm_stops_a_fleet_the_same_way(audit_model: Path, tmp_path: Path) -> None:
+    """Ray's init sets its own SIGTERM handler (exit at once); the fleet takes the signal back."""
+    before = ray_processes()
+    out, log = tmp_path / "fleet", tmp_path / "log.txt"
+    drives = [drive(40 + i, 16) for i in range(4)]
+    proc = _fleet(
+        [*drives, "--model", str(audit_model), "--out", str(out), "--workers", "1", "--save", "mask"], log
+    )
+    deadline = time.time() + 90
+    while not list((out / "drives").glob("*/complete.json")):
+        assert proc.poll() is None and time.time() < deadline, log.read_text()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == exits.INTERRUPTED_SIGTERM, log.read_text()
+    result = json.loads((out / "fleet.json").read_text())
+    assert result["signal"] == "SIGTERM" and result["totals"]["drives"]["complete"] >= 1
     assert_no_ray_left(before)
 
 

@@ -16,6 +16,7 @@ from depthmask.errors import ConfigError, DepthmaskError, require
 from depthmask.fleet.config import FleetConfig
 from depthmask.fleet.worker import DriveAuditor
 from depthmask.runtime.config import RunConfig
+from depthmask.runtime.signals import reclaim
 
 log = logging.getLogger("depthmask.fleet")
 LOAD_TIMEOUT_S = 600.0  # a worker that has not loaded the model by then is waiting for resources
@@ -66,6 +67,7 @@ def ray_cluster(cfg: FleetConfig) -> Iterator[Cluster]:
                 f"--address {cfg.address}: could not join a Ray cluster there ({exc}); start one with "
                 "`ray start --head` on the head node, or leave --address out for a local one"
             ) from None
+        reclaim()  # ray.init sets a SIGTERM handler that would exit without finalising fleet.json
     try:
         resources = ray.cluster_resources()
         yield Cluster(

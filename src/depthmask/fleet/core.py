@@ -33,7 +33,7 @@ from depthmask.fleet.drives import Drive, expand_drives
 from depthmask.fleet.marker import is_complete, write_marker
 from depthmask.fleet.merge import merge_fleet
 from depthmask.runtime.run import prepare_output_folder
-from depthmask.runtime.signals import Interrupted, deferred, interruptible
+from depthmask.runtime.signals import Interrupted, deferred, interruptible, received
 from depthmask.runtime.sinks.audit import write_json_atomic
 
 log = logging.getLogger("depthmask.fleet")
@@ -140,8 +140,8 @@ def _audit(
                             for state in due:  # drives in flight when stopped are due next time
                                 if state.status == "running":
                                     state.status = "pending"
-        except Interrupted as exc:
-            interrupted = exc.signum
+        except KeyboardInterrupt as exc:  # ours (Interrupted), or Ray's own from inside ray.wait
+            interrupted = exc.signum if isinstance(exc, Interrupted) else received() or signal.SIGINT
         except DepthmaskError as exc:  # a worker that cannot load the model: recorded, then raised
             error = exc
         with deferred():  # the merged result is written whatever stopped the fleet

@@ -110,6 +110,16 @@ def deferred(on_signal: Callable[[], None] | None = None) -> Iterator[None]:
             guard.on_signal.remove(on_signal)
 
 
+def reclaim() -> None:
+    """Install the active guard's handler again, for a library that set its own while the guard was up
+    (Ray's `init` sets a SIGTERM handler that exits at once, outputs unwritten)."""
+    guard = _active
+    if guard is None or threading.current_thread() is not threading.main_thread():
+        return
+    for s in HANDLED:
+        signal.signal(s, guard.handler)
+
+
 def received() -> int | None:
     """The signal that stopped the active run, if any."""
     return _active.signum if _active is not None else None
