@@ -4,7 +4,6 @@ rot between the rare sessions that have a GPU."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,13 @@ from types import ModuleType
 
 import pytest
 
+from modules import load_module
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(SCRIPT, "gpu_check")
 
 
 def test_without_a_gpu_it_skips_and_exits_0(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ process is gone once the tests are done."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from collections.abc import Iterator
@@ -12,16 +11,14 @@ from types import ModuleType
 
 import pytest
 
+from modules import load_module
+
 RUNTIME_CONFTEST = Path(__file__).resolve().parents[1] / "runtime" / "conftest.py"
 RAY_PROCESSES = ("raylet", "gcs_server", "ray::", "default_worker.py", "dashboard", "log_monitor")
 
 
 def _runtime_conftest() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("runtime_conftest_for_fleet", RUNTIME_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(RUNTIME_CONFTEST, "runtime_conftest_for_fleet")
 
 
 @pytest.fixture(scope="session")

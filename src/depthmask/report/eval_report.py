@@ -3,14 +3,12 @@ faithfulness curves (`--curve`) and the robustness table and heat-map (`--corrup
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from depthmask.errors import SourceError
 from depthmask.report.eval_figures import faithfulness_svg, robustness_heatmap
-from depthmask.report.html import CSS, _json_section, _num, _warnings_box
+from depthmask.report.html import _json_section, _num, _warnings_box, page, read_written
 
 CONDITION_COLUMNS = ("abs_rel", "rmse", "delta1", "mask_mean", "mask_keep", "fid_rmse", "far_attention")
 TABLE1_COLUMNS = ("rmse_m", "rmse_m_prime", "sparseness", "rmse_edges", "fid_rmse_m", "fid_rmse_m_prime")
@@ -39,16 +37,10 @@ LABELS = {  # column headers a table can hold
 def build_eval_report(eval_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write the report of a folder written by `depthmask eval`; returns its path."""
     eval_dir = Path(eval_dir)
-    path = eval_dir / "eval.json"
-    if not path.is_file():
-        raise SourceError(f"{eval_dir} has no eval.json; point at a folder written by `depthmask eval`")
-    doc = json.loads(path.read_text())
+    doc = read_written(eval_dir, "eval.json", "`depthmask eval`")
     out = Path(output) if output else eval_dir / "report.html"
     eff = doc.get("effective", {})
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>depthmask evaluation report</title>"
-        f"<style>{CSS}</style></head><body>",
-        "<h1>depthmask evaluation report</h1>",
         f"<p class='sub'>{escape(str(doc.get('config', {}).get('data')))} · {eff.get('samples')} samples at "
         f"{'×'.join(str(v) for v in eff.get('input_size', []))} · "
         f"N = {escape(str(eff.get('depth_network')))}</p>",
@@ -60,9 +52,8 @@ def build_eval_report(eval_dir: str | Path, output: str | Path | None = None) ->
         _robustness(doc.get("robustness") or []),
         _json_section("Evaluation settings", doc.get("config", {})),
         _json_section("Environment", doc.get("environment", {})),
-        "</body></html>",
     ]  # fmt: skip
-    out.write_text("\n".join(parts))
+    out.write_text(page("depthmask evaluation report", parts))
     return out
 
 

@@ -3,13 +3,11 @@ stand out, and a row per drive linking to that drive's own report."""
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from depthmask.errors import SourceError
-from depthmask.report.html import CSS, _json_section, _num, _stats_table, _warnings_box
+from depthmask.report.html import _json_section, _num, _stats_table, _warnings_box, page, read_written
 
 DRIVE_COLUMNS = ("mask_keep", "fid_rmse", "far_attention")  # per-drive means in the table
 STANDOUT_TITLES = {
@@ -24,16 +22,10 @@ STANDOUT_TITLES = {
 def build_fleet_report(fleet_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write the fleet report of a folder written by `depthmask fleet`; returns its path."""
     fleet_dir = Path(fleet_dir)
-    path = fleet_dir / "fleet.json"
-    if not path.is_file():
-        raise SourceError(f"{fleet_dir} has no fleet.json; point at a folder written by `depthmask fleet`")
-    fleet = json.loads(path.read_text())
+    fleet = read_written(fleet_dir, "fleet.json", "`depthmask fleet`")
     out = Path(output) if output else fleet_dir / "report.html"
     drives = fleet["drives"]
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>depthmask fleet report</title>"
-        f"<style>{CSS}</style></head><body>",
-        "<h1>depthmask fleet report</h1>",
         f"<p class='sub'>{escape(str(fleet_dir))} · model {escape(str(fleet.get('model', {}).get('path')))}"
         f" · {len(drives)} drives</p>",
         _warnings_box({"warnings": _warnings(fleet)}),
@@ -46,9 +38,8 @@ def build_fleet_report(fleet_dir: str | Path, output: str | Path | None = None) 
         _json_section("Cluster", fleet.get("cluster") or {}),
         _json_section("Fleet settings", fleet.get("config", {})),
         _json_section("Environment", fleet.get("environment", {})),
-        "</body></html>",
     ]
-    out.write_text("\n".join(parts))
+    out.write_text(page("depthmask fleet report", parts))
     return out
 
 

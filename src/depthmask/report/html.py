@@ -172,23 +172,32 @@ def mean_mask(run_dir: Path) -> np.ndarray | None:
     return None if total is None or n == 0 else total / n
 
 
+def read_written(folder: Path, name: str, written_by: str) -> dict[str, Any]:
+    """The JSON file `name` that a depthmask command wrote into `folder`; SourceError naming that
+    command when it is not there."""
+    path = folder / name
+    if not path.is_file():
+        raise SourceError(f"{folder} has no {name}; point at a folder written by {written_by}")
+    return json.loads(path.read_text())
+
+
+def page(title: str, parts: list[str]) -> str:
+    """A self-contained HTML page: the shared style, `title` as its heading, then `parts`."""
+    head = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{CSS}</style>"
+    )
+    return "\n".join([head + "</head><body>", f"<h1>{escape(title)}</h1>", *parts, "</body></html>"])
+
+
 def build_report(run_dir: str | Path, output: str | Path | None = None, shown_as: str | None = None) -> Path:
     """Write a self-contained HTML report of a run directory; returns its path. `shown_as`: the folder
     named at the top (default `run_dir`; a fleet names where the drive's outputs are committed)."""
     run_dir = Path(run_dir)
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise SourceError(
-            f"{run_dir} has no summary.json; point at a folder written by `depthmask run` or `demo`"
-        )
-    summary = json.loads(summary_path.read_text())
+    summary = read_written(run_dir, "summary.json", "`depthmask run` or `demo`")
     records = read_audit(run_dir)
     out = Path(output) if output else run_dir / "report.html"
     model = summary.get("config", {}).get("model")
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>depthmask audit report</title>"
-        f"<style>{CSS}</style></head><body>",
-        "<h1>depthmask audit report</h1>",
         f"<p class='sub'>{escape(shown_as or str(run_dir))} · model {escape(str(model))}</p>",
         _warnings_box(summary),
         _cards(summary),
@@ -200,9 +209,8 @@ def build_report(run_dir: str | Path, output: str | Path | None = None, shown_as
         _json_section("Model metadata", summary.get("model", {})),
         _json_section("Environment", summary.get("environment", {})),
         _json_section("Run settings", summary.get("config", {})),
-        "</body></html>",
     ]
-    out.write_text("\n".join(parts))
+    out.write_text(page("depthmask audit report", parts))
     return out
 
 
