@@ -188,3 +188,27 @@ def test_a_model_no_worker_can_load_stops_the_fleet_with_its_error(
     written = json.loads((tmp_path / "fleet" / "fleet.json").read_text())
     assert written["exit_status"] == exits.USER_ERROR and "bad.onnx" in written["error"]
     assert written["drives"][0]["status"] == "pending"
+
+
+def test_a_commit_that_fails_costs_that_attempt_only(
+    local_ray: Any, audit_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while a finished drive is moved into place: the attempt is redone, nothing is lost."""
+    import errno
+
+    import depthmask.fleet.core as core
+
+    real, failures = os.replace, []
+
+    def full_once(src: Any, dst: Any) -> None:
+        if not failures:
+            failures.append(dst)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(core.os, "replace", full_once)
+    result = fleet(config(audit_model, tmp_path / "fleet", [drive(51, 3)]))
+    row = result["drives"][0]
+    assert failures and row["status"] == "complete" and row["attempts"] == 2
+    assert "No space left" in row["errors"][0]
+    assert [r["frame"] for r in records(tmp_path / "fleet" / row["folder"])] == [0, 1, 2]

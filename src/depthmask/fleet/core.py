@@ -211,10 +211,15 @@ def _dispatch(
                         ((slot.actor, slot.identity),) = start_workers(cluster, plan, cwd, 1)
                         info["workers_replaced"] = info.get("workers_replaced", 0) + 1
                 else:
-                    with deferred():  # a drive is moved and marked whole, or not at all
-                        _commit(out, state, staging, model_sha, cfg, slot.identity, result)
-                    if on_drive is not None:
-                        on_drive(state)
+                    try:
+                        with deferred():  # a drive is moved and marked whole, or not at all
+                            _commit(out, state, staging, model_sha, cfg, slot.identity, result)
+                    except OSError as exc:  # a full disk under drives/: this attempt failed, not the fleet
+                        why = f"its outputs could not be committed ({exc.strerror or exc})"
+                        _failed(state, why, staging, queue, cfg.retries, on_drive)
+                    else:
+                        if on_drive is not None:
+                            on_drive(state)
                 _submit(slot, queue, out, cfg.reports)
     finally:
         for slot in slots:
