@@ -26,6 +26,9 @@ ONCE = {
     "parse_size": "settings.py",
     "sha256_of": "contract/hashing.py",
     "placement": "sources/fit.py",
+    "mask_iou": "contract/masks.py",  # parity, golden, temporal stability and robustness alike
+    "expand_path": "sources/grammar.py",
+    "top_share": "train/faithfulness.py",  # the curves and the Figure 5 edge baseline
 }
 CONSTANTS = {
     "EPSILON", "FAR_FRACTION", "FID_MIN_DEPTH", "IMAGENET_MEAN", "IMAGENET_STD", "AUTHORS_LAMBDA",

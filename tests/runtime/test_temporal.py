@@ -14,11 +14,12 @@ import pytest
 
 import depthmask
 from depthmask.contract.constants import EPSILON
+from depthmask.contract.masks import mask_iou
 from depthmask.report import build_report
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.records import Item, Result
 from depthmask.runtime.run import run
-from depthmask.runtime.temporal import AttentionTracker, mask_iou
+from depthmask.runtime.temporal import AttentionTracker
 from depthmask.sources.base import Frame
 from depthmask.synthetic.config import SceneConfig
 from depthmask.synthetic.scene import render_frame
@@ -69,7 +70,7 @@ def test_a_scene_cut_is_flagged_as_an_attention_jump(tmp_path: Path) -> None:
     scale = np.iinfo(masks[0].dtype).max
     for k in (1, 2, 3):
         a, b = masks[k - 1] / scale, masks[k] / scale
-        assert recs[k]["mask_iou_prev"] == pytest.approx(mask_iou(b > EPSILON, a > EPSILON), abs=0.02)
+        assert recs[k]["mask_iou_prev"] == pytest.approx(mask_iou(a, b, EPSILON), abs=0.02)
         assert recs[k]["mask_drift"] == pytest.approx(np.abs(b - a).mean(), abs=1e-3)
     assert recs[2]["mask_iou_prev"] < 0.75 < min(recs[1]["mask_iou_prev"], recs[3]["mask_iou_prev"])
     page = build_report(Path(summary["out"])).read_text()
@@ -101,4 +102,4 @@ def test_sources_are_tracked_apart_and_skipped_frames_pass_over() -> None:
     assert results[4].stats["mask_iou_prev"] == 0.0 and results[4].flags == ["attention_jump"]
     assert results[4].stats["mask_drift"] == pytest.approx(0.9)
     assert results[5].flags == []
-    assert mask_iou(np.zeros(3, bool), np.zeros(3, bool)) == 1.0  # nothing kept twice is no change
+    assert mask_iou(np.zeros(3), np.zeros(3)) == 1.0  # nothing kept twice is no change

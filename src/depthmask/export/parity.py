@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from depthmask.contract.constants import EPSILON, FID_MIN_DEPTH
+from depthmask.contract.masks import mask_iou
 from depthmask.errors import ContractError
 
 DEPTH_OUTPUTS = ("depth", "depth_masked")
@@ -188,13 +189,6 @@ def compare_depth(ref: np.ndarray, got: np.ndarray) -> dict[str, float]:
         "delta1": float(np.mean(ratio < 1.25)),
         "valid_fraction": float(valid.mean()),
     }
-
-
-def mask_iou(ref: np.ndarray, got: np.ndarray, epsilon: float = EPSILON) -> float:
-    """IoU of the binarised masks M > ε (1 when both are empty)."""
-    a, b = ref > epsilon, got > epsilon
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def compare_outputs(

@@ -16,16 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from depthmask.contract.constants import ATTENTION_JUMP_IOU, EPSILON
+from depthmask.contract.masks import mask_iou
 from depthmask.runtime.records import Result
 
 TEMPORAL_COLUMNS = ("mask_iou_prev", "mask_drift")
 JUMP_FLAG = "attention_jump"
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two boolean masks; 1.0 when both are empty (nothing kept either time is no change)."""
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
 
 
 class AttentionTracker:
@@ -34,7 +29,7 @@ class AttentionTracker:
 
     def __init__(self, jump_iou: float = ATTENTION_JUMP_IOU) -> None:
         self.jump_iou = jump_iou
-        self._previous: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # source → (M, M′) of its last frame
+        self._previous: dict[str, np.ndarray] = {}  # source → M of its last inferred frame
 
     def update(self, result: Result) -> None:
         """Compare an inferred frame's mask with its source's previous one; other results pass as they are."""
@@ -42,14 +37,13 @@ class AttentionTracker:
         if result.status != "ok" or mask is None:
             return
         m = np.asarray(mask, dtype=np.float32)
-        kept = m > EPSILON
         source = result.frame.source_id
         previous = self._previous.get(source)
-        self._previous[source] = (m, kept)
-        if previous is None or previous[0].shape != m.shape:
+        self._previous[source] = m
+        if previous is None or previous.shape != m.shape:
             result.stats.update(mask_iou_prev=float("nan"), mask_drift=float("nan"))  # null in the record
             return
-        iou = mask_iou(kept, previous[1])
-        result.stats.update(mask_iou_prev=iou, mask_drift=float(np.abs(m - previous[0]).mean()))
+        iou = mask_iou(previous, m, EPSILON)
+        result.stats.update(mask_iou_prev=iou, mask_drift=float(np.abs(m - previous).mean()))
         if iou < self.jump_iou:
             result.host_flags.append(JUMP_FLAG)

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION
+from depthmask.contract.masks import mask_iou
 from depthmask.sources.corruptions import Corruptor
 from depthmask.train.data.transforms import denormalize, normalize
 from depthmask.train.faithfulness import agreement
@@ -56,13 +57,10 @@ def _from_uint8(images: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     return normalize(rgb).to(like.device, like.dtype)
 
 
-def _iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image IoU of two boolean B×… masks (1 where both are empty)."""
-    a, b = a.flatten(1), b.flatten(1)
-    union = (a | b).sum(1)
-    return torch.where(
-        union > 0, (a & b).sum(1) / union.clamp_min(1), torch.ones_like(union, dtype=torch.float)
-    )
+def _ious(ref: torch.Tensor, got: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Per-image `mask_iou` of two B×1×H×W masks."""
+    pairs = zip(ref.float().cpu().numpy(), got.float().cpu().numpy(), strict=True)
+    return torch.tensor([mask_iou(a, b, epsilon) for a, b in pairs])
 
 
 def robustness_table(
@@ -122,7 +120,7 @@ def robustness_table(
                     key = (label, c, s)
                     add(key, "depth_abs_rel_vs_clean", moved["fid_abs_rel"])
                     add(key, "depth_delta1_vs_clean", moved["fid_delta1"])
-                    add(key, "mask_iou", _iou(mc > epsilon, clean[label] > epsilon))
+                    add(key, "mask_iou", _ious(clean[label], mc, epsilon))
                     for name in ("far_attention", "mask_mean"):
                         add(key, f"{name}_change", stats_c[name] - clean_stats[label][name])
             images += x.shape[0]
