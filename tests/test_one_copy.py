@@ -26,7 +26,8 @@ ONCE = {
     "parse_size": "settings.py",
     "sha256_of": "contract/hashing.py",
     "placement": "sources/fit.py",
-    "mask_iou": "contract/masks.py",  # parity, golden, temporal stability and robustness alike
+    "mask_iou": "contract/fidelity.py",  # parity, golden, temporal stability, robustness, backend auto
+    "compare_depth": "contract/fidelity.py",
     "expand_path": "sources/grammar.py",
     "top_share": "train/faithfulness.py",  # the curves and the Figure 5 edge baseline
 }

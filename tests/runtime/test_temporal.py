@@ -14,7 +14,7 @@ import pytest
 
 import depthmask
 from depthmask.contract.constants import EPSILON
-from depthmask.contract.masks import mask_iou
+from depthmask.contract.fidelity import mask_iou
 from depthmask.report import build_report
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.records import Item, Result

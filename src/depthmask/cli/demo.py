@@ -46,7 +46,9 @@ def demo(
     backend: Annotated[
         str | None,
         typer.Option(
-            help="onnxruntime [default], or torch (needs the [train] extra).", rich_help_panel=PERFORMANCE
+            help="onnxruntime [default], openvino, auto (the fastest within the fidelity gate, probed once), "
+            "or torch (needs the [train] extra).",
+            rich_help_panel=PERFORMANCE,
         ),
     ] = None,
     batch: Annotated[int, typer.Option(help="Frames per inference call.", rich_help_panel=PERFORMANCE)] = 4,

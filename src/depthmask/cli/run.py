@@ -76,7 +76,11 @@ FitOption = Annotated[
 ]
 BackendOption = Annotated[
     str | None,
-    typer.Option(help="onnxruntime, tensorrt or torch [default: by the file].", rich_help_panel=PERFORMANCE),
+    typer.Option(
+        help="onnxruntime, openvino, tensorrt, torch, or auto: the fastest backend × precision within the "
+        "fidelity gate, probed once per model and machine [default: by the file].",
+        rich_help_panel=PERFORMANCE,
+    ),
 ]
 BatchOption = Annotated[int, typer.Option(help="Frames per inference call.", rich_help_panel=PERFORMANCE)]
 DeviceOption = Annotated[
@@ -282,6 +286,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     table.add_row("frames", f"{summary['frames']} (ok {c['ok']}, dropped {c['dropped']}, "
                             f"decode_error {c['decode_error']}, skipped {c['skipped']})")  # fmt: skip
     table.add_row("throughput", f"{summary['throughput_fps']} frames/s over {summary['wall_s']} s")
+    auto = summary.get("backend_auto")
+    if auto:
+        table.add_row("backend auto", auto["why"] + (" (cached)" if auto["cached"] else ""))
     lat = summary["latency_ms"]
     if lat["count"]:
         table.add_row(

@@ -30,8 +30,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from depthmask.contract.constants import EPSILON, FID_MIN_DEPTH
-from depthmask.contract.masks import mask_iou
+from depthmask.contract.constants import EPSILON
+from depthmask.contract.fidelity import compare_depth, mask_iou
 from depthmask.errors import ContractError
 
 DEPTH_OUTPUTS = ("depth", "depth_masked")
@@ -172,23 +172,6 @@ def runner_for(path: str | Path, **options: Any) -> Any:
 def _run(runner: Runner, frames: np.ndarray, batch: int) -> dict[str, np.ndarray]:
     parts = [runner.infer(frames[i : i + batch]) for i in range(0, len(frames), batch)]
     return {k: np.concatenate([np.asarray(p[k], dtype=np.float32) for p in parts]) for k in parts[0]}
-
-
-def compare_depth(ref: np.ndarray, got: np.ndarray) -> dict[str, float]:
-    """abs_rel, rmse and δ1 of `got` against `ref` over pixels where ref > 1 mm (NaN when none is)."""
-    r, d = ref.astype(np.float64).ravel(), got.astype(np.float64).ravel()
-    valid = r > FID_MIN_DEPTH
-    if not valid.any():
-        nan = float("nan")
-        return {"abs_rel": nan, "rmse": nan, "delta1": nan, "valid_fraction": 0.0}
-    r, d = r[valid], d[valid]
-    ratio = np.maximum(d / r, r / np.maximum(d, FID_MIN_DEPTH))
-    return {
-        "abs_rel": float(np.mean(np.abs(d - r) / r)),
-        "rmse": float(np.sqrt(np.mean((d - r) ** 2))),
-        "delta1": float(np.mean(ratio < 1.25)),
-        "valid_fraction": float(valid.mean()),
-    }
 
 
 def compare_outputs(

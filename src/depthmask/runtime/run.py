@@ -9,7 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depthmask.contract import exits
 from depthmask.contract.constants import MASK_EMPTY_KEEP, MASK_FULL_KEEP
@@ -17,6 +17,9 @@ from depthmask.environment import fingerprint
 from depthmask.errors import ConfigError, OutputError
 from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.backends.base import Backend
+
+if TYPE_CHECKING:
+    from depthmask.runtime.auto import Choice
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
@@ -74,9 +77,18 @@ def _run_deferring(
 ) -> dict[str, Any]:
     sources = open_sources(list(cfg.sources))
     out = prepare_output_folder(cfg.out, cfg.exist_ok)
+    chosen = None
     if loaded is None:
         name = cfg.backend or backend_name_for(cfg.model)
-        backend = create_backend(name, cfg.model, **backend_options(name, cfg))
+        if name == "auto":
+            chosen = auto_backend(cfg)
+            name, options = (
+                chosen.backend,
+                {**chosen.options, **({"threads": cfg.threads} if cfg.threads else {})},
+            )
+        else:
+            options = backend_options(name, cfg)
+        backend = create_backend(name, cfg.model, **options)
     else:
         backend = loaded
     opened: list[Any] = []
@@ -168,6 +180,7 @@ def _run_deferring(
         "policies": dict(zip([s.source_id for s in sources], policies, strict=True)),
         "sources": described,
         "backend": backend_description,
+        "backend_auto": chosen.to_dict() if chosen is not None else None,
         "model": info.metadata,
         "outputs": [sink.describe() for sink in sinks],
         "failed_outputs": {s.name: s.failed for s in sinks if isinstance(s, GuardedSink) and s.failed},
@@ -288,6 +301,21 @@ def mask_warnings(flags: dict[str, int], ok: int, sources: Iterable[str]) -> lis
                 f"{data}` trains one that is",
             })  # fmt: skip
     return out
+
+
+def auto_backend(cfg: RunConfig) -> Choice:
+    """`--backend auto`: the probed (or cached) fastest path within the fidelity gate; settings that
+    would pin the path it chooses are refused."""
+    from depthmask.runtime.auto import choose_backend
+
+    pinned = {"--precision": cfg.precision, "--device": cfg.device, "--depth-net": cfg.depth_net}
+    for option, value in pinned.items():
+        if value is not None:
+            raise ConfigError(
+                f"{option} {value}: --backend auto chooses the backend and precision itself; drop {option} "
+                "or name a backend (--backend onnxruntime, openvino, tensorrt or torch)"
+            )
+    return choose_backend(cfg.model, cfg.batch, cfg.threads)
 
 
 def backend_options(name: str, cfg: RunConfig) -> dict[str, Any]:

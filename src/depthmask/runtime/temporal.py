@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from depthmask.contract.constants import ATTENTION_JUMP_IOU, EPSILON
-from depthmask.contract.masks import mask_iou
+from depthmask.contract.fidelity import mask_iou
 from depthmask.runtime.records import Result
 
 TEMPORAL_COLUMNS = ("mask_iou_prev", "mask_drift")

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION
-from depthmask.contract.masks import mask_iou
+from depthmask.contract.fidelity import mask_iou
 from depthmask.sources.corruptions import Corruptor
 from depthmask.train.data.transforms import denormalize, normalize
 from depthmask.train.faithfulness import agreement

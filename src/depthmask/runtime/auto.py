@@ -1,0 +1,239 @@
+"""`--backend auto`: for this model on this machine, the fastest backend × precision whose outputs stay
+within the fidelity gate, from a short probe, cached per model and machine.
+
+Candidates for an ONNX file: ONNX Runtime running it as exported (the reference: its outputs are what
+the others are measured against), and where OpenVINO is installed, OpenVINO at fp32 and at bf16 or fp16
+where the CPU has native kernels for them (AVX512_BF16 / AMX-BF16, AVX512_FP16 / AMX-FP16). An engine
+has one candidate: TensorRT. Each candidate runs `PROBE_FRAMES` rendered frames at the run's batch size
+for at least `PROBE_SECONDS` after a warm-up; it passes the gate when the masked depth's abs_rel against
+the reference is at most 1 % and the mask IoU at least 0.95 (`DEFAULT_GATE`). The fastest that passes
+wins. The choice is cached in the user's cache folder (`$XDG_CACHE_HOME/depthmask`, else
+`~/.cache/depthmask`) under the model's sha256, the CPU, its flags, the batch, the threads and the
+library versions, so a changed model, machine or library probes again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthmask.contract.fidelity import compare_depth, mask_iou
+from depthmask.contract.hashing import sha256_of
+from depthmask.environment import fingerprint
+from depthmask.errors import ConfigError, module_available
+from depthmask.runtime.backends import backend_name_for, create_backend
+from depthmask.sources import open_source
+from depthmask.sources.fit import as_bgr, fit_frame
+
+PROBE_FRAMES = 8
+PROBE_SECONDS = 1.0
+CACHE_FILE = "backend-auto.json"
+NATIVE = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", "amx_fp16")}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How far a faster path's outputs may stray from the reference's."""
+
+    max_abs_rel: float = 0.01  # masked depth, relative
+    min_iou: float = 0.95  # masks M > ε
+
+
+DEFAULT_GATE = Gate()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One backend × precision: the backend's registry name and its constructor options."""
+
+    label: str
+    backend: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Probe:
+    """What one candidate measured."""
+
+    label: str
+    frames_per_s: float | None = None
+    abs_rel: float | None = None
+    mask_iou: float | None = None
+    passed: bool = False
+    reason: str | None = None
+
+
+@dataclass
+class Choice:
+    """The candidate picked, why, every probe, and whether it came from the cache."""
+
+    label: str
+    backend: str
+    options: dict[str, Any]
+    why: str
+    probes: list[Probe]
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (summary.json, the cache)."""
+        return asdict(self)
+
+
+def candidates(model: Path, flags: set[str] | None = None) -> list[Candidate]:
+    """The paths worth probing for `model` here (the reference first)."""
+    name = backend_name_for(model)
+    if name != "onnxruntime":
+        return [Candidate(name, name)]
+    flags = set(fingerprint()["cpu_flags"]) if flags is None else flags
+    out = [Candidate("onnxruntime", "onnxruntime")]
+    if module_available("openvino"):
+        out.append(Candidate("openvino fp32", "openvino", {"precision": "fp32"}))
+        for precision, needs in NATIVE.items():
+            if flags & set(needs):
+                out.append(Candidate(f"openvino {precision}", "openvino", {"precision": precision}))
+    return out
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for depthmask."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "depthmask"
+
+
+def choose_backend(
+    model: Path,
+    batch: int = 1,
+    threads: int | None = None,
+    *,
+    gate: Gate = DEFAULT_GATE,
+    cache: Path | None = None,
+    options: list[Candidate] | None = None,
+    seconds: float = PROBE_SECONDS,
+) -> Choice:
+    """The fastest candidate within `gate` (from the cache when this model and machine were probed)."""
+    model = Path(model)
+    if not model.is_file():
+        raise ConfigError(f"--model {model}: no such file; export one with `depthmask export`")
+    options = candidates(model) if options is None else options
+    key = _key(model, batch, threads, gate, options)
+    store = (cache or cache_dir()) / CACHE_FILE
+    known = _read(store).get(key)
+    if known is not None:
+        known["probes"] = [Probe(**p) for p in known["probes"]]
+        return Choice(**{**known, "cached": True})
+    choice = _probe(model, batch, threads, gate, options, seconds)
+    entries = _read(store)
+    entries[key] = choice.to_dict()
+    with contextlib.suppress(OSError):  # a read-only home: the choice stands, it is only not remembered
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_name(f".{store.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(entries, indent=2))
+        os.replace(tmp, store)
+    return choice
+
+
+def _key(model: Path, batch: int, threads: int | None, gate: Gate, options: list[Candidate]) -> str:
+    env = fingerprint()
+    parts = {
+        "model": sha256_of(model), "cpu": env["cpu"], "flags": env["cpu_flags"], "batch": batch,
+        "threads": threads or env["cores"], "libraries": env["libraries"], "gate": asdict(gate),
+        "candidates": [c.label for c in options],
+    }  # fmt: skip
+    return json.dumps(parts, sort_keys=True)
+
+
+def _read(store: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(store.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _frames(height: int, width: int, count: int) -> np.ndarray:
+    """`count` rendered frames fitted to the model's input as the pipeline fits them."""
+    source = open_source(f"synthetic:frames={count},seed=3")
+    with source:
+        return np.stack([fit_frame(as_bgr(f.image), height, width) for f in source])
+
+
+def _measure(make: Callable[[], Any], frames: np.ndarray, batch: int, seconds: float) -> tuple[dict, float]:
+    """(outputs of every frame, frames/s) of one backend: a warm-up call, then whole passes over the
+    frames in batches until `seconds` have passed (at least one)."""
+    backend = make()
+    backend.load()
+    try:
+        chunks = [frames[i : i + batch] for i in range(0, len(frames), batch)]
+        backend.infer(chunks[0])  # warm-up: compilation, allocation
+        outputs: list[dict[str, np.ndarray]] = []
+        done, t0 = 0, time.perf_counter()
+        while done == 0 or time.perf_counter() - t0 < seconds:
+            outputs = [backend.infer(c) for c in chunks]
+            done += len(frames)
+        rate = done / (time.perf_counter() - t0)
+    finally:
+        backend.close()
+    merged = {k: np.concatenate([np.asarray(o[k], dtype=np.float32) for o in outputs]) for k in outputs[0]}
+    return merged, rate
+
+
+def _probe(
+    model: Path, batch: int, threads: int | None, gate: Gate, options: list[Candidate], seconds: float
+) -> Choice:
+    extra = {"threads": threads} if threads else {}
+    reference = options[0]
+    ref_backend = create_backend(reference.backend, model, **reference.options, **extra)
+    ref_backend.load()
+    info = ref_backend.info
+    ref_backend.close()
+    frames = _frames(info.height, info.width, PROBE_FRAMES)
+    probes: list[Probe] = []
+    ref_out: dict[str, np.ndarray] | None = None
+    for c in options:
+        probe = Probe(c.label)
+        probes.append(probe)
+        try:
+            out, probe.frames_per_s = _measure(
+                lambda c=c: create_backend(c.backend, model, **c.options, **extra), frames, batch, seconds
+            )
+        except Exception as exc:  # a path that does not run here is a probe row, not the run's failure
+            if ref_out is None:
+                raise
+            probe.reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            continue
+        probe.frames_per_s = round(probe.frames_per_s, 3)
+        if ref_out is None:
+            ref_out, probe.abs_rel, probe.mask_iou, probe.passed = out, 0.0, 1.0, True
+            probe.reason = (
+                "the reference: the file as exported, on ONNX Runtime" if len(options) > 1 else None
+            )
+            continue
+        probe.abs_rel = round(compare_depth(ref_out["depth_masked"], out["depth_masked"])["abs_rel"], 5)
+        probe.mask_iou = round(mask_iou(ref_out["mask"], out["mask"]), 4)
+        probe.passed = probe.abs_rel <= gate.max_abs_rel and probe.mask_iou >= gate.min_iou
+        if not probe.passed:
+            probe.reason = (
+                f"outside the gate (abs_rel ≤ {gate.max_abs_rel:.2%}, mask IoU ≥ {gate.min_iou:g}): "
+                f"abs_rel {probe.abs_rel:.2%}, IoU {probe.mask_iou:.3f}"
+            )
+    best = max((p for p in probes if p.passed), key=lambda p: p.frames_per_s or 0.0)
+    picked = next(c for c in options if c.label == best.label)
+    base = probes[0].frames_per_s or 0.0
+    speed = f"{best.frames_per_s:.1f} frames/s" + (
+        f", {best.frames_per_s / base:.2f}× {probes[0].label}" if best is not probes[0] and base else ""
+    )
+    fidelity = (
+        ""
+        if best is probes[0]
+        else f"; abs_rel {best.abs_rel:.2%}, mask IoU {best.mask_iou:.3f} within the gate"
+    )
+    why = f"{best.label}: the fastest of {len(probes)} probed at batch {batch} ({speed}{fidelity})"
+    return Choice(best.label, picked.backend, dict(picked.options), why, probes)

@@ -1,0 +1,112 @@
+"""`--backend auto`: the fastest path within the fidelity gate, probed once and cached per model and
+machine. Candidates that stray from the reference or do not run are probe rows with their reason, never
+the choice; the reference's numbers are those of the file as exported on ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import depthmask.runtime.auto as auto
+from depthmask.errors import ConfigError
+from depthmask.runtime.auto import Candidate, choose_backend
+from depthmask.runtime.backends import BACKENDS
+from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
+from depthmask.runtime.config import RunConfig
+from depthmask.runtime.run import run
+
+
+class Careless(OnnxRuntimeBackend):
+    """Instant after its first call, and wrong: every output is a constant of the right shape."""
+
+    name = "careless"
+    shapes: dict[str, tuple[int, ...]] | None = None
+
+    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        if self.shapes is None:
+            self.shapes = {k: v.shape[1:] for k, v in super().infer(frames).items()}
+        b = frames.shape[0]
+        return {k: np.full((b, *shape), 50.0, np.float32) for k, shape in self.shapes.items()}
+
+
+class Broken(OnnxRuntimeBackend):
+    name = "broken"
+
+    def load(self) -> None:
+        raise RuntimeError("this path has no kernels here")
+
+
+OPTIONS = [
+    Candidate("onnxruntime", "onnxruntime", {"threads": 1}),
+    Candidate("careless", "careless", {"threads": 1}),
+    Candidate("broken", "broken", {"threads": 1}),
+]
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(BACKENDS, "careless", lambda model, **kw: Careless(model, **kw))
+    monkeypatch.setitem(BACKENDS, "broken", lambda model, **kw: Broken(model, **kw))
+
+
+def test_a_fast_wrong_path_and_a_broken_one_are_rows_not_the_choice(
+    fakes: None, audit_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    choice = choose_backend(audit_model, batch=2, cache=tmp_path, options=OPTIONS, seconds=0.1)
+    probes = {p.label: p for p in choice.probes}
+    assert choice.label == "onnxruntime" and choice.backend == "onnxruntime" and not choice.cached
+    assert probes["onnxruntime"].passed and probes["onnxruntime"].abs_rel == 0.0
+    careless = probes["careless"]
+    assert not careless.passed and "outside the gate" in careless.reason
+    assert careless.frames_per_s > probes["onnxruntime"].frames_per_s  # faster, and still not chosen
+    assert not probes["broken"].passed and "no kernels here" in probes["broken"].reason
+    # The second time nothing is probed: the cache answers.
+    monkeypatch.setattr(auto, "create_backend", lambda *a, **k: pytest.fail("probed again"))
+    again = choose_backend(audit_model, batch=2, cache=tmp_path, options=OPTIONS, seconds=0.1)
+    assert again.cached and again.label == choice.label and [p.label for p in again.probes] == list(probes)
+    stored = json.loads((tmp_path / auto.CACHE_FILE).read_text())
+    assert len(stored) == 1 and '"batch": 2' in next(iter(stored))
+
+
+def test_another_batch_or_gate_is_probed_again(fakes: None, audit_model: Path, tmp_path: Path) -> None:
+    first = choose_backend(audit_model, batch=1, cache=tmp_path, options=OPTIONS[:2], seconds=0.05)
+    other = choose_backend(audit_model, batch=3, cache=tmp_path, options=OPTIONS[:2], seconds=0.05)
+    loose = auto.Gate(max_abs_rel=1e9, min_iou=0.0)
+    anything = choose_backend(
+        audit_model, batch=1, cache=tmp_path, options=OPTIONS[:2], gate=loose, seconds=0.05
+    )
+    assert not first.cached and not other.cached and not anything.cached
+    assert anything.label == "careless"  # within a gate that allows anything, the fastest wins
+    assert len(json.loads((tmp_path / auto.CACHE_FILE).read_text())) == 3
+
+
+def test_run_with_backend_auto_records_what_it_chose(
+    audit_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(auto, "PROBE_SECONDS", 0.05)
+    cfg = RunConfig(sources=("synthetic:frames=3,height=64,width=96",), model=audit_model, backend="auto",
+                    out=tmp_path / "out", save=frozenset(), threads=1)  # fmt: skip
+    summary = run(cfg)
+    chosen: dict[str, Any] = summary["backend_auto"]
+    assert chosen["label"] in [p["label"] for p in chosen["probes"]] and summary["counts"]["ok"] == 3
+    assert summary["backend"]["backend"] == chosen["backend"]
+    assert (tmp_path / "cache" / "depthmask" / auto.CACHE_FILE).is_file()
+    with pytest.raises(ConfigError, match="--backend auto chooses"):
+        run(
+            RunConfig(
+                sources=cfg.sources, model=audit_model, backend="auto", precision="bf16", out=tmp_path / "o2"
+            )
+        )
+
+
+def test_an_engine_has_one_candidate() -> None:
+    assert [c.backend for c in auto.candidates(Path("m.engine"))] == ["tensorrt"]
+    labels = [c.label for c in auto.candidates(Path("m.onnx"), flags={"avx2"})]
+    assert labels[0] == "onnxruntime" and "openvino bf16" not in labels
+    if auto.module_available("openvino"):
+        assert "openvino bf16" in [c.label for c in auto.candidates(Path("m.onnx"), flags={"amx_bf16"})]
