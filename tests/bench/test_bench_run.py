@@ -119,3 +119,19 @@ def test_help_works_without_torch() -> None:
 def test_a_bad_option_is_a_user_error() -> None:
     res = CliRunner().invoke(app, ["bench", "--backend", "onnxrutime", "--depth-net", "hu2019_tiny"])
     assert res.exit_code == 1 and "Did you mean 'onnxruntime'" in res.output
+
+
+def test_auto_rows_measure_what_the_probe_chose() -> None:
+    """`--backend auto`: one CPU fp32 row per batch, labelled with the choice, its reason in the notes,
+    and the fidelity of the chosen path against the fp32 reference like every other row."""
+    cfg = BenchConfig(
+        **TINY, **QUICK, backends=("auto", "onnxruntime"), precisions=("fp32", "bf16"), peak=False
+    )
+    result = bench_from_config(cfg)
+    auto_rows = [r for r in result.rows if r.path == "auto"]
+    ran = [r for r in auto_rows if r.precision == "fp32"]
+    assert len(ran) == 1 and ran[0].ok and ran[0].variant.startswith("→ ")
+    assert any(n.startswith("auto chose ") for n in ran[0].notes)
+    assert ran[0].fidelity is not None and ran[0].fidelity["passed"]
+    other = next(r for r in auto_rows if r.precision == "bf16")
+    assert other.status == "unavailable" and "chooses its precision" in (other.reason or "")

@@ -17,7 +17,8 @@ from depthmask.settings import settings_dict
 # The paths a row can run: the runtime's backends plus "authors" (the authors' way: eager PyTorch fp32,
 # N(I), G(I), N(I ⊗ M) as three calls with NumPy between them), which exists only as a baseline here.
 AUTHORS = "authors"
-KNOWN_BACKENDS = (AUTHORS, "torch", "onnxruntime", "openvino", "tensorrt")
+AUTO = "auto"  # the runtime's --backend auto: the probed fastest path within the fidelity gate, measured
+KNOWN_BACKENDS = (AUTHORS, AUTO, "torch", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "cuda")
 

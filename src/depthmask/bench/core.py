@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from depthmask.bench.config import AUTHORS, BenchConfig
+from depthmask.bench.config import AUTHORS, AUTO, BenchConfig
 from depthmask.bench.fidelity import fidelity_of, run_in_batches
 from depthmask.bench.measure import time_calls
 from depthmask.bench.rows import END_TO_END, FAILED, UNAVAILABLE, BenchResult, Row
@@ -60,6 +60,7 @@ class _Run:
         self._source: str | None = cfg.source
         self.rows: list[Row] = []
         self.profiles: list[dict[str, Any]] = []
+        self.auto_label = ""  # what --backend auto chose (its rows are labelled "auto fp32 → <choice>")
 
     # -- shared inputs ---------------------------------------------------------------------------------
     def reference(self) -> dict[str, np.ndarray]:
@@ -83,8 +84,11 @@ class _Run:
     def base(self, path: str, device: str, precision: str, batch: int, **kw: Any) -> Row:
         h, w = self.subject.size
         variant = (
-            "three calls" if path == AUTHORS else "compile" if path == "torch" and self.cfg.compile else ""
-        )
+            "three calls" if path == AUTHORS
+            else f"→ {self.auto_label}" if path == AUTO and self.auto_label
+            else "compile" if path == "torch" and self.cfg.compile
+            else ""
+        )  # fmt: skip
         return Row(
             path=path,
             precision=precision,
@@ -112,6 +116,10 @@ class _Run:
         try:
             self.on_step(f"{path} {precision} on {device}: preparing")
             backend = open_target(path, device, precision, self.subject, self.cfg)
+            choice = getattr(backend, "auto_choice", None)
+            if choice is not None:
+                self.auto_label = choice.label
+                self.on_step(f"auto: {choice.why}")
             backend.load()
             if self.cfg.fidelity:
                 reference = self.reference()
@@ -165,6 +173,10 @@ class _Run:
         # A path that computes a different graph (the authors' order of operations) counts its own.
         gflop = getattr(backend, "gflop_per_frame", None) or self.subject.gflop_per_frame
         notes = []
+        choice = getattr(backend, "auto_choice", None)
+        if choice is not None:
+            notes.append(f"auto chose {choice.why}")
+            notes += [f"auto probe {p.label}: {p.reason}" for p in choice.probes if p.reason and not p.passed]
         if timing.capped:
             notes.append(
                 f"stopped by --max-seconds {cfg.max_seconds:g} after {timing.iterations} iterations "

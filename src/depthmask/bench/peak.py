@@ -17,9 +17,10 @@ smallest up, and a size whose products would not fit in what is left (predicted 
 time, n³) is skipped and named. A precision the CPU has no native kernels for (bf16 without AVX512_BF16
 or AMX-BF16, fp16 without AVX512_FP16 or AMX-FP16, int8 without VNNI or AMX-INT8) is not measured at
 all: an emulated product is no ceiling, and `torch._int_mm` on a plain AVX2 CPU runs at a few GFLOP/s for
-minutes. Beside the fp32 peak sits the FMA roof the clock allows (threads × MHz × FLOP per cycle: 32 with
-AVX2 or AMD's AVX-512, 64 with Intel's), so a library that stays far below it (MKL's generic path on
-AMD) is visible as such; NumPy's BLAS (OpenBLAS) is measured beside PyTorch's for that reason.
+minutes. Beside the fp32 peak sits the FMA roof of the reported clock (threads × MHz × FLOP per cycle: 32
+with AVX2 or AMD's AVX-512, 64 with Intel's), an estimate (a VM reports its nominal clock; turbo runs
+higher), so a library that stays far below it (MKL's generic path on AMD) is visible as such; NumPy's
+BLAS (OpenBLAS) is measured beside PyTorch's for that reason.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from depthmask.bench.config import AUTHORS, BenchConfig
+from depthmask.bench.config import AUTHORS, AUTO, BenchConfig
 from depthmask.bench.subject import Subject
 from depthmask.errors import module_available
 
@@ -110,12 +110,21 @@ def _tensorrt(device: str, precision: str) -> str | None:
     return None
 
 
+def _auto(device: str, precision: str) -> str | None:
+    if device != "cpu":
+        return "auto probes the CPU paths; on a GPU name tensorrt or onnxruntime"
+    if precision != "fp32":
+        return "auto chooses its precision from the fp32 export itself: its row is listed under fp32"
+    return None
+
+
 def _other(device: str, precision: str) -> str | None:
     return None  # a third-party backend: tried on the fp32 export, failures reported as such
 
 
 _CHECKS = {
     AUTHORS: _authors,
+    AUTO: _auto,
     "torch": _torch,
     "onnxruntime": _onnxruntime,
     "openvino": _openvino,
@@ -143,6 +152,16 @@ def open_target(path: str, device: str, precision: str, subject: Subject, cfg: B
             compile=cfg.compile,
             threads=threads,
         )
+    if path == AUTO:
+        from depthmask.runtime.auto import choose_backend
+
+        model = subject.onnx("fp32")
+        # Probed afresh for each bench (its cache lives in the bench's own folder), at the smallest batch.
+        choice = choose_backend(model, batch=min(cfg.batches), threads=threads, cache=subject.workdir)
+        extra = {"threads": threads} if threads else {}
+        backend = create_backend(choice.backend, model, **choice.options, **extra)
+        backend.auto_choice = choice  # the row says what was chosen and why
+        return backend
     if path == "onnxruntime":
         providers = ["cuda"] if device == "cuda" else ["cpu"]
         return create_backend("onnxruntime", subject.onnx(precision), providers=providers, threads=threads)

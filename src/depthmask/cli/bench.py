@@ -124,7 +124,9 @@ def bench(
     backend: Annotated[
         str,
         typer.Option(
-            help="Comma list: authors, torch, onnxruntime, openvino, tensorrt.", rich_help_panel=PERFORMANCE
+            help="Comma list: authors, auto (the fastest path within the fidelity gate, probed), torch, "
+            "onnxruntime, openvino, tensorrt.",
+            rich_help_panel=PERFORMANCE,
         ),
     ] = "onnxruntime",
     batch: Annotated[str, typer.Option(help="Comma list of batch sizes.", rich_help_panel=PERFORMANCE)] = "1",
