@@ -132,3 +132,24 @@ def test_a_second_fleet_into_the_same_folder_is_refused(tmp_path: Path) -> None:
             fleet(cfg)
     finally:
         os.close(fd)
+
+
+def test_a_worker_resolves_backend_auto_as_run_does(
+    audit_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fleet --backend auto`: each worker probes (or reads the cache) once, and says what it chose."""
+    import depthmask.runtime.auto as auto
+    from depthmask.fleet.worker import DriveAuditor
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(auto, "PROBE_SECONDS", 0.05)
+    template = RunConfig(sources=("synthetic:frames=2",), model=audit_model, backend="auto", threads=1,
+                         save=frozenset(), out=tmp_path)  # fmt: skip
+    worker = DriveAuditor(template)
+    try:
+        who = worker.load()
+        assert who["backend_auto"]["label"] in [p["label"] for p in who["backend_auto"]["probes"]]
+        out = worker.audit("synthetic:frames=2,height=64,width=96", str(tmp_path / "d"), 1, report=False)
+        assert out["counts"]["ok"] == 2
+    finally:
+        worker.close()

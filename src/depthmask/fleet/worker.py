@@ -13,10 +13,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.config import RunConfig
-from depthmask.runtime.run import backend_options, run
+from depthmask.runtime.run import backend_for, run
 from depthmask.runtime.sinks.audit import write_json_atomic
 
 WORKER_FILE = "worker.json"  # in each attempt's folder: which process ran it (pid, host)
@@ -34,11 +33,10 @@ class DriveAuditor:
         """Load the model (once per worker); returns who this worker is and what it runs on."""
         if self.cwd and os.path.isdir(self.cwd):  # relative drive paths mean what they meant to the user
             os.chdir(self.cwd)
-        cfg = self.template
-        name = cfg.backend or backend_name_for(cfg.model)
-        self.backend = create_backend(name, cfg.model, **backend_options(name, cfg))
+        self.backend, chosen = backend_for(self.template)
         self.backend.load()
-        return {**self.identity(), "backend": self.backend.describe()}
+        auto = {"backend_auto": chosen.to_dict()} if chosen is not None else {}
+        return {**self.identity(), "backend": self.backend.describe(), **auto}
 
     def identity(self) -> dict[str, Any]:
         """This worker's process and host."""

@@ -17,9 +17,6 @@ from depthmask.environment import fingerprint
 from depthmask.errors import ConfigError, OutputError
 from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.backends.base import Backend
-
-if TYPE_CHECKING:
-    from depthmask.runtime.auto import Choice
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
@@ -33,6 +30,9 @@ from depthmask.runtime.sinks.samples import SamplesSink
 from depthmask.runtime.sinks.video import OverlayVideoSink
 from depthmask.runtime.temporal import TEMPORAL_COLUMNS
 from depthmask.sources import open_sources
+
+if TYPE_CHECKING:
+    from depthmask.runtime.auto import Choice
 
 log = logging.getLogger("depthmask.runtime")
 ASPECT_TOLERANCE = 0.10  # frames whose aspect differs from the model's by more are warned about
@@ -79,16 +79,7 @@ def _run_deferring(
     out = prepare_output_folder(cfg.out, cfg.exist_ok)
     chosen = None
     if loaded is None:
-        name = cfg.backend or backend_name_for(cfg.model)
-        if name == "auto":
-            chosen = auto_backend(cfg)
-            name, options = (
-                chosen.backend,
-                {**chosen.options, **({"threads": cfg.threads} if cfg.threads else {})},
-            )
-        else:
-            options = backend_options(name, cfg)
-        backend = create_backend(name, cfg.model, **options)
+        backend, chosen = backend_for(cfg)
     else:
         backend = loaded
     opened: list[Any] = []
@@ -301,6 +292,16 @@ def mask_warnings(flags: dict[str, int], ok: int, sources: Iterable[str]) -> lis
                 f"{data}` trains one that is",
             })  # fmt: skip
     return out
+
+
+def backend_for(cfg: RunConfig) -> tuple[Backend, Choice | None]:
+    """The (unloaded) backend the run's settings name, and with `--backend auto` what was chosen."""
+    name = cfg.backend or backend_name_for(cfg.model)
+    if name != "auto":
+        return create_backend(name, cfg.model, **backend_options(name, cfg)), None
+    chosen = auto_backend(cfg)
+    options = {**chosen.options, **({"threads": cfg.threads} if cfg.threads else {})}
+    return create_backend(chosen.backend, cfg.model, **options), chosen
 
 
 def auto_backend(cfg: RunConfig) -> Choice:
