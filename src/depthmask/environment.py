@@ -19,6 +19,24 @@ _CPU_FLAGS = (
 )  # fmt: skip
 
 
+# precision → the CPU flags of which any one gives native matrix kernels (else they are emulated)
+NATIVE_KERNEL_FLAGS = {
+    "bf16": ("avx512_bf16", "amx_bf16"),
+    "fp16": ("avx512_fp16", "amx_fp16"),
+    "int8": ("avx512_vnni", "avx_vnni", "amx_int8"),
+}
+
+
+def native_precision(precision: str, flags: set[str] | None = None) -> bool:
+    """True when the CPU (its `flags`, default this machine's) multiplies `precision` natively; fp32 is
+    always native."""
+    wanted = NATIVE_KERNEL_FLAGS.get(precision)
+    if wanted is None:
+        return True
+    have = set(fingerprint()["cpu_flags"]) if flags is None else flags
+    return bool(have & set(wanted))
+
+
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> dict[str, Any]:
     """CPU model, flags and cores, GPU and driver when present, Python and library versions."""

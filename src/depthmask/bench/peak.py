@@ -32,17 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.environment import NATIVE_KERNEL_FLAGS, native_precision
 from depthmask.errors import module_available
 
 SIZES = (1024, 2048, 4096)
 REPEATS = 5  # timed products per size, after one untimed
 SUSTAIN_SECONDS = 3.0  # as long as the shortest row (BenchConfig.seconds)
 SEARCH_BUDGET_S = 5.0  # the search over libraries and sizes, per precision
-NATIVE_FLAGS = {  # precision → CPU flags of which one gives it native matrix kernels
-    "bf16": ("avx512_bf16", "amx_bf16"),
-    "fp16": ("avx512_fp16", "amx_fp16"),
-    "int8": ("avx512_vnni", "avx_vnni", "amx_int8"),
-}
 
 
 @dataclass(frozen=True)
@@ -131,13 +127,9 @@ def sustained_again(found: Peak, seconds: float = SUSTAIN_SECONDS) -> Peak:
 
 def native_reason(precision: str, flags: set[str] | None = None) -> str | None:
     """Why this CPU has no native matrix kernels for `precision` (None when it has, or for fp32)."""
-    if flags is None:
-        from depthmask.environment import fingerprint
-
-        flags = set(fingerprint()["cpu_flags"])
-    wanted = NATIVE_FLAGS.get(precision)
-    if wanted is None or flags & set(wanted):
+    if native_precision(precision, flags):
         return None
+    wanted = NATIVE_KERNEL_FLAGS[precision]
     return (
         f"not measured: this CPU has no native {precision} matrix kernels ({' / '.join(wanted)} missing), "
         "so a product would be emulated and is no ceiling"

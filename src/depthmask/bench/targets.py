@@ -33,10 +33,9 @@ def cuda_available() -> bool:
 
 def cpu_has_bf16() -> bool:
     """True when the CPU multiplies bf16 natively (AVX512_BF16 or AMX-BF16)."""
-    from depthmask.environment import fingerprint
+    from depthmask.environment import native_precision
 
-    flags = set(fingerprint()["cpu_flags"])
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return native_precision("bf16")
 
 
 def devices_for(path: str, devices: tuple[str, ...]) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from depthmask.contract.fidelity import compare_depth, mask_iou
 from depthmask.contract.hashing import sha256_of
-from depthmask.environment import fingerprint
+from depthmask.environment import fingerprint, native_precision
 from depthmask.errors import ConfigError, module_available
 from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.sources import open_source
@@ -37,7 +37,6 @@ from depthmask.sources.fit import as_bgr, fit_frame
 PROBE_FRAMES = 8
 PROBE_SECONDS = 1.0
 CACHE_FILE = "backend-auto.json"
-NATIVE = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", "amx_fp16")}
 
 
 @dataclass(frozen=True)
@@ -93,12 +92,11 @@ def candidates(model: Path, flags: set[str] | None = None) -> list[Candidate]:
     name = backend_name_for(model)
     if name != "onnxruntime":
         return [Candidate(name, name)]
-    flags = set(fingerprint()["cpu_flags"]) if flags is None else flags
     out = [Candidate("onnxruntime", "onnxruntime")]
     if module_available("openvino"):
         out.append(Candidate("openvino fp32", "openvino", {"precision": "fp32"}))
-        for precision, needs in NATIVE.items():
-            if flags & set(needs):
+        for precision in ("bf16", "fp16"):
+            if native_precision(precision, flags):
                 out.append(Candidate(f"openvino {precision}", "openvino", {"precision": precision}))
     return out
 
