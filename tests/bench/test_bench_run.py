@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from bench_tiny import QUICK, TINY
 from typer.testing import CliRunner
 
 from depthmask.bench.config import BenchConfig
-from depthmask.bench.core import bench_from_config
+from depthmask.bench.core import bench_from_config, with_peaks
 from depthmask.bench.rows import BenchResult, Row
 from depthmask.bench.targets import cpu_has_bf16
 from depthmask.cli.app import app
@@ -133,5 +134,9 @@ def test_auto_rows_measure_what_the_probe_chose() -> None:
     assert len(ran) == 1 and ran[0].ok and ran[0].variant.startswith("→ ")
     assert any(n.startswith("auto chose ") for n in ran[0].notes)
     assert ran[0].fidelity is not None and ran[0].fidelity["passed"]
+    assert ran[0].computes_at in ("fp32", "bf16", "fp16")  # what the choice computes at, for its % of peak
+    peaks = {"fp32": {"gflop_per_s": 100.0}, "bf16": {"gflop_per_s": 400.0}}
+    row = dataclasses.replace(ran[0], computes_at="bf16", gflop_per_s=200.0)
+    assert with_peaks([row], peaks)[0].peak_pct == 50.0  # against the bf16 peak, not fp32's
     other = next(r for r in auto_rows if r.precision == "bf16")
     assert other.status == "unavailable" and "chooses its precision" in (other.reason or "")

@@ -197,6 +197,7 @@ class _Run:
             fidelity=fidelity,
             backend=_describe(backend),
             notes=tuple(notes),
+            computes_at=choice.options.get("precision", "fp32") if choice is not None else None,
         )
 
     def streamed(self, backend: Any, compute: Row) -> Row:
@@ -258,12 +259,13 @@ def _describe(backend: Any) -> dict[str, Any]:
 
 
 def with_peaks(rows: list[Row], peaks: dict[str, Any]) -> list[Row]:
-    """CPU rows get their precision's GEMM peak and their % of it."""
+    """CPU rows get the GEMM peak of the precision they compute at (an auto row's choice, else their own)
+    and their % of it."""
     import dataclasses
 
     out = []
     for r in rows:
-        peak = peaks.get(r.precision, {}).get("gflop_per_s") if r.device == "cpu" else None
+        peak = peaks.get(r.computes_at or r.precision, {}).get("gflop_per_s") if r.device == "cpu" else None
         if r.ok and peak and r.gflop_per_s is not None:
             r = dataclasses.replace(r, peak_gflop_per_s=peak, peak_pct=round(100.0 * r.gflop_per_s / peak, 2))
         out.append(r)
@@ -302,7 +304,9 @@ def bench_from_config(
         if cfg.peak:
             from depthmask.bench.peak import gemm_peak
 
-            for precision in sorted({r.precision for r in run.rows if r.ok and r.device == "cpu"}):
+            for precision in sorted(
+                {r.computes_at or r.precision for r in run.rows if r.ok and r.device == "cpu"}
+            ):
                 on_step(f"GEMM peak, {precision}, {threads} threads")
                 peaks[precision] = gemm_peak(precision, threads).to_dict()
         rows = with_peaks(run.rows, peaks)

@@ -43,6 +43,7 @@ class Row:
     stream: dict[str, Any] | None = None
     backend: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    computes_at: str | None = None  # the precision the row really computes at when not `precision` (auto)
 
     @property
     def label(self) -> str:
