@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from depthmask.contract.hashing import sha256_of
 from depthmask.environment import fingerprint, native_precision
 from depthmask.errors import ConfigError, module_available
 from depthmask.runtime.backends import backend_name_for, create_backend
+from depthmask.runtime.sinks.audit import write_json_atomic
 from depthmask.sources import open_source
 from depthmask.sources.fit import as_bgr, fit_frame
 
@@ -129,13 +129,11 @@ def choose_backend(
         known["probes"] = [Probe(**p) for p in known["probes"]]
         return Choice(**{**known, "cached": True})
     choice = _probe(model, batch, threads, gate, options, seconds)
-    entries = _read(store)
+    entries = _read(store)  # read again: another process (a fleet worker) may have added its own since
     entries[key] = choice.to_dict()
     with contextlib.suppress(OSError):  # a read-only home: the choice stands, it is only not remembered
         store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = store.with_name(f".{store.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(entries, indent=2))
-        os.replace(tmp, store)
+        write_json_atomic(store, entries)
     return choice
 
 
@@ -164,22 +162,17 @@ def _frames(height: int, width: int, count: int) -> np.ndarray:
         return np.stack([fit_frame(as_bgr(f.image), height, width) for f in source])
 
 
-def _measure(make: Callable[[], Any], frames: np.ndarray, batch: int, seconds: float) -> tuple[dict, float]:
-    """(outputs of every frame, frames/s) of one backend: a warm-up call, then whole passes over the
-    frames in batches until `seconds` have passed (at least one)."""
-    backend = make()
-    backend.load()
-    try:
-        chunks = [frames[i : i + batch] for i in range(0, len(frames), batch)]
-        backend.infer(chunks[0])  # warm-up: compilation, allocation
-        outputs: list[dict[str, np.ndarray]] = []
-        done, t0 = 0, time.perf_counter()
-        while done == 0 or time.perf_counter() - t0 < seconds:
-            outputs = [backend.infer(c) for c in chunks]
-            done += len(frames)
-        rate = done / (time.perf_counter() - t0)
-    finally:
-        backend.close()
+def _measure(backend: Any, frames: np.ndarray, batch: int, seconds: float) -> tuple[dict, float]:
+    """(outputs of every frame, frames/s) of a loaded backend: a warm-up call, then whole passes over
+    the frames in batches until `seconds` have passed (at least one)."""
+    chunks = [frames[i : i + batch] for i in range(0, len(frames), batch)]
+    backend.infer(chunks[0])  # warm-up: compilation, allocation
+    outputs: list[dict[str, np.ndarray]] = []
+    done, t0 = 0, time.perf_counter()
+    while done == 0 or time.perf_counter() - t0 < seconds:
+        outputs = [backend.infer(c) for c in chunks]
+        done += len(frames)
+    rate = done / (time.perf_counter() - t0)
     merged = {k: np.concatenate([np.asarray(o[k], dtype=np.float32) for o in outputs]) for k in outputs[0]}
     return merged, rate
 
@@ -188,21 +181,21 @@ def _probe(
     model: Path, batch: int, threads: int | None, gate: Gate, options: list[Candidate], seconds: float
 ) -> Choice:
     extra = {"threads": threads} if threads else {}
-    reference = options[0]
-    ref_backend = create_backend(reference.backend, model, **reference.options, **extra)
-    ref_backend.load()
-    info = ref_backend.info
-    ref_backend.close()
-    frames = _frames(info.height, info.width, PROBE_FRAMES)
+    frames: np.ndarray | None = None
     probes: list[Probe] = []
     ref_out: dict[str, np.ndarray] | None = None
     for c in options:
         probe = Probe(c.label)
         probes.append(probe)
         try:
-            out, probe.frames_per_s = _measure(
-                lambda c=c: create_backend(c.backend, model, **c.options, **extra), frames, batch, seconds
-            )
+            backend = create_backend(c.backend, model, **c.options, **extra)
+            backend.load()
+            try:
+                if frames is None:  # the reference, loaded first, says the input size
+                    frames = _frames(backend.info.height, backend.info.width, PROBE_FRAMES)
+                out, probe.frames_per_s = _measure(backend, frames, batch, seconds)
+            finally:
+                backend.close()
         except Exception as exc:  # a path that does not run here is a probe row, not the run's failure
             if ref_out is None:
                 raise
