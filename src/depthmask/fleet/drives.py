@@ -25,7 +25,7 @@ from pathlib import Path
 from depthmask.errors import SourceError
 from depthmask.sources import open_source
 from depthmask.sources.base import file_kind, read_text_file, shorten
-from depthmask.sources.grammar import expand_path
+from depthmask.sources.grammar import expand_path, names_a_path
 from depthmask.sources.images import IMAGE_SUFFIXES
 from depthmask.sources.video import VIDEO_SUFFIXES
 
@@ -33,7 +33,6 @@ MAX_LIST_BYTES = 64 * 2**20  # a list of a million drives
 MAX_DRIVES = 1_000_000
 MAX_NAME_CHARS = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
-_LITERAL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:|[0-9]+$")  # synthetic:…, rtsp://…, a camera index
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def _listed(path: Path) -> list[str]:
         return lines
     if all(Path(ln).suffix.lower() in IMAGE_SUFFIXES for ln in lines):
         return [str(path)]
-    return [ln if _LITERAL.match(ln) or Path(ln).is_absolute() else str(path.parent / ln) for ln in lines]
+    return [str(path.parent / ln) if names_a_path(ln) and not Path(ln).is_absolute() else ln for ln in lines]
 
 
 def _globbed(pattern: str) -> list[str]:
@@ -118,6 +117,6 @@ def _named(drives: list[tuple[str, bool]]) -> list[Drive]:
 
 
 def _base_name(spec: str) -> str:
-    part = spec if _LITERAL.match(spec) else Path(spec.rstrip("/")).name or spec
+    part = (Path(spec.rstrip("/")).name or spec) if names_a_path(spec) else spec
     name = _UNSAFE.sub("_", part).strip("._") or "drive"
     return name[:MAX_NAME_CHARS]

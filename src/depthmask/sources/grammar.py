@@ -99,6 +99,15 @@ def open_source(spec: str) -> Source:
     )
 
 
+def names_a_path(spec: str) -> bool:
+    """True when `spec` is read from the filesystem (a file, folder, glob, list or drive); False for
+    `synthetic:`, a camera and a stream, whose strings are not paths."""
+    spec = spec.strip()
+    if spec == "synthetic" or spec.startswith("synthetic:") or _CAMERA.fullmatch(spec):
+        return False
+    return not (spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES))
+
+
 def open_sources(specs: list[str]) -> list[Source]:
     """Several sources; a `.streams` file expands to the sources it lists (one per line, '#' comments).
 
