@@ -27,16 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from depthmask.cli.app import console_command
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SIZE = "228x304"
 TRAIN_DATA = "synthetic:frames=64"
-
-
-def depthmask() -> list[str]:
-    """The console script beside this Python, else the CLI through its main()."""
-    exe = Path(sys.executable).with_name("depthmask")
-    return [str(exe)] if exe.is_file() else [sys.executable, "-c", "from depthmask.cli import main; main()"]
 
 
 def gpu_name() -> str | None:
@@ -85,13 +81,14 @@ def command(args: list[str], work: Path, limit_s: float) -> dict[str, Any]:
 
 def train_steps(work: Path, limit_s: float) -> dict[str, Any]:
     """Step 2: AMP training of N (bf16) and of G against it (fp16 with a GradScaler)."""
+    cli = console_command()
     base = ["--data", TRAIN_DATA, "--size", SIZE, "--device", "cuda", "--max-steps", "20", "--no-progress"]
-    n = command([*depthmask(), "train", "depth", "-n", "hu2019_resnet50", "--amp", "bf16", *base,
+    n = command([*cli, "train", "depth", "-n", "hu2019_resnet50", "--amp", "bf16", *base,
                  "--out", str(work / "n")], work, limit_s)  # fmt: skip
     checkpoint = next(iter(sorted((work / "n").rglob("last.safetensors"))), None)
     if checkpoint is None:
         raise RuntimeError(f"train depth wrote no last.safetensors under {work / 'n'}")
-    g = command([*depthmask(), "train", "mask", "--depth-checkpoint", str(checkpoint), "--amp", "fp16", *base,
+    g = command([*cli, "train", "mask", "--depth-checkpoint", str(checkpoint), "--amp", "fp16", *base,
                  "--out", str(work / "g")], work, limit_s)  # fmt: skip
     return {"depth_bf16": n, "mask_fp16": g}
 
@@ -111,8 +108,8 @@ def ddp_step(work: Path, limit_s: float) -> dict[str, Any]:
         "--device",
         "cuda",
     ]
-    args = [*launcher, *depthmask(), *train, "--max-steps", "5", "--no-progress", "--out", str(work / "ddp")]
-    return command(args, work, limit_s)
+    out = ["--max-steps", "5", "--no-progress", "--out", str(work / "ddp")]
+    return command([*launcher, *console_command(), *train, *out], work, limit_s)
 
 
 def main() -> int:

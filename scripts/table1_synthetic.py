@@ -17,24 +17,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from depthmask.cli.app import console_command
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPTH_NET = ROOT / "src" / "depthmask" / "assets" / "demo-depth.safetensors"
 SIZE = "128x416"  # the shipped demo's input size (N was trained there)
-
-
-def depthmask() -> list[str]:
-    """The console script beside this Python, else `python -m depthmask.cli` through its main()."""
-    exe = Path(sys.executable).with_name("depthmask")
-    if exe.is_file():
-        return [str(exe)]
-    return [sys.executable, "-c", "from depthmask.cli import main; main()"]
 
 
 def run(args: list[str], log: Path) -> str:
     """Run one depthmask command, echoing it; its output goes to `log` and is returned."""
     print("$ depthmask " + " ".join(args), flush=True)
     proc = subprocess.run(
-        [*depthmask(), *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "160"}
+        [*console_command(), *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "160"}
     )
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:

@@ -55,6 +55,6 @@ def test_what_it_runs_on_a_gpu_is_valid_here(tmp_path: Path, monkeypatch: pytest
     for args in calls:  # each command parses: --dry-run prints its settings (on the CPU here)
         start = args.index("train")
         cli = [a if a != "cuda" else "cpu" for a in args[start:]]
-        dry = subprocess.run([*script.depthmask(), *cli, "--dry-run"], capture_output=True, text=True)
+        dry = subprocess.run([*script.console_command(), *cli, "--dry-run"], capture_output=True, text=True)
         assert dry.returncode == 0, dry.stdout + dry.stderr
     assert script.slug("NVIDIA H200 NVL") == "nvidia_h200_nvl"

@@ -90,6 +90,16 @@ def main() -> None:
     app()
 
 
+def console_command() -> list[str]:
+    """How a script runs `depthmask`: the console script beside this Python, else the CLI through its
+    main() (an environment installed without its scripts)."""
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("depthmask")
+    return [str(exe)] if exe.is_file() else [sys.executable, "-c", "from depthmask.cli import main; main()"]
+
+
 # Importing the command modules registers their commands on `app` (order = order in --help).
 from depthmask.cli import (  # noqa: E402, F401
     bench,
