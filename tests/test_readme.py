@@ -35,6 +35,7 @@ RUN_BY = {
     ("run",): [
         "tests/test_demo.py::test_run_streams_a_kitti_drive_through_the_shipped_model",
         "tests/runtime/test_run_e2e.py::test_cli_user_errors",
+        "tests/runtime/test_regions.py::test_the_command_line_takes_boxes_and_a_region_file",
     ],
     ("info",): ["tests/test_demo.py::test_info_describes_a_shipped_checkpoint"],
     ("fleet",): ["tests/fleet/test_fleet_cli.py::test_ctrl_c_finalises_what_is_done_and_a_rerun_finishes"],

@@ -20,7 +20,7 @@ from depthmask.errors import ContractError
 FUZZ = fuzz(cases=150, deadline_ms=2000)
 
 
-def _valid(mode: str = "audit") -> dict[str, Any]:
+def _valid(mode: str = "audit", regions: bool = False) -> dict[str, Any]:
     record = {"name": "hu2019_tiny", "checkpoint": "n.safetensors", "sha256": "0" * 64, "random_seed": None,
               "state_sha256": "1" * 64, "lambda": None}  # fmt: skip
     mask = {**record, "name": "mask_drn_tiny", "lambda": 5.0}
@@ -28,6 +28,7 @@ def _valid(mode: str = "audit") -> dict[str, Any]:
         mode=mode, height=64, width=96, channel_order="bgr", batch=None, depth_size=(32, 48),
         depth_net=None if mode == "mask" else record, mask_net=mask, epsilon=0.025, far_fraction=0.2,
         opset=18, precision="fp32", gflop_per_frame=1.5, exporter="dynamo",
+        max_regions=4 if regions and mode == "audit" else None,
     )  # fmt: skip
 
 
@@ -59,6 +60,17 @@ def test_the_valid_metadata_passes_in_every_mode() -> None:
     for mode in ("mask", "masked", "audit"):
         validate_metadata(_valid(mode), "m.onnx")
         assert ModelInfo.from_metadata(_valid(mode), "m.onnx").mode == mode
+    info = ModelInfo.from_metadata(_valid("audit", regions=True), "m.onnx")
+    assert info.max_regions == 4 and info.spec.inputs == ("frames", "regions")
+    assert info.spec.outputs[-1] == "region_stats"
+    masked = _valid("masked")
+    masked["regions"] = _valid("audit", regions=True)["regions"]
+    try:
+        validate_metadata(masked, "m.onnx")
+    except ContractError as exc:
+        assert "(mode audit only)" in str(exc)
+    else:
+        raise AssertionError("a region input on a masked-mode model was accepted")
 
 
 @FUZZ
@@ -66,9 +78,12 @@ def test_the_valid_metadata_passes_in_every_mode() -> None:
     mode=st.sampled_from(["mask", "masked", "audit"]),
     edits=st.lists(st.tuples(st.integers(0, 10_000), json_values(), st.booleans()), min_size=1, max_size=4),
     engine=st.booleans(),
+    regions=st.booleans(),
 )
-def test_tampered_metadata_is_validated_or_refused(mode: str, edits: list[Any], engine: bool) -> None:
-    meta = _valid(mode)
+def test_tampered_metadata_is_validated_or_refused(
+    mode: str, edits: list[Any], engine: bool, regions: bool
+) -> None:
+    meta = _valid(mode, regions)
     if engine:
         meta = engine_metadata(meta, tensorrt_version="10.0", gpu="gpu", batch_profile=(1, 4, 8),
                                precision="fp16", builder_flags=[])  # fmt: skip
@@ -90,6 +105,8 @@ def test_tampered_metadata_is_validated_or_refused(mode: str, edits: list[Any], 
             and result.outputs
             and result.mode in ("mask", "masked", "audit")
         )
+        assert result.max_regions is None or (result.mode == "audit" and result.max_regions >= 1)
+        assert list(result.outputs) == list(result.spec.outputs)
 
 
 @FUZZ

@@ -64,3 +64,18 @@ def sample_frames(model_size: tuple[int, int]) -> np.ndarray:
     from depthmask.export.frames import collect, frames_from_source
 
     return collect(frames_from_source("synthetic:seed=2", *model_size, 4))
+
+
+@pytest.fixture(scope="session")
+def region_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """(fp32 ONNX with the `regions` input planned for 3 boxes, the PyTorch AuditGraph it came from)."""
+    import torch
+
+    from depthmask.export.onnx import graph_from_config, onnx_from_graph
+
+    torch.set_num_threads(THREADS)
+    nets = export_nets()
+    folder = tmp_path_factory.mktemp("region-model")
+    cfg = nets.config(nets.make_checkpoints(folder, size=nets.SIZE), "audit", regions=3)
+    graph = graph_from_config(cfg)
+    return onnx_from_graph(graph, folder / "tiny-regions.onnx", cfg), graph

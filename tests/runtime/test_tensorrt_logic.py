@@ -18,7 +18,13 @@ import pytest
 
 from depthmask.contract.compat import check_engine_compatible
 from depthmask.errors import ConfigError, ContractError
-from depthmask.export.tensorrt import _timing_cache, check_qdq_for_tensorrt, device_record, profile_shapes
+from depthmask.export.tensorrt import (
+    _timing_cache,
+    check_qdq_for_tensorrt,
+    device_record,
+    input_profiles,
+    profile_shapes,
+)
 from depthmask.runtime.backends.tensorrt import (
     TensorRTBackend,
     _checked,
@@ -81,8 +87,15 @@ def fake_backend() -> tuple[TensorRTBackend, FakeContext]:
     backend = TensorRTBackend("fake.engine")
     backend.mem = FakeMemory()
     backend.context = FakeContext(backend.mem)
-    backend.info = SimpleNamespace(height=8, width=12, check_frames=lambda frames: None)
+    backend.info = SimpleNamespace(
+        height=8,
+        width=12,
+        check_frames=lambda frames: None,
+        max_regions=None,
+        feeds=lambda frames, regions=None: {"frames": frames},
+    )
     backend.input_name, backend.outputs, backend.profile = "frames", ["depth"], PROFILE
+    backend.inputs, backend.profiles, backend.max_maps = ["frames"], {"frames": PROFILE}, 1
     backend.min_batch, backend.max_batch = 2, 4
     backend.device_ptr = {"frames": 1, "depth": 2}
     backend.host = {"frames": np.zeros((4, 8, 12, 3), np.uint8), "depth": np.zeros((4, 1), np.float32)}
@@ -151,6 +164,29 @@ def test_profile_shapes_from_batch_profile() -> None:
             profile_shapes(bad, 64, 96)
     with pytest.raises(ConfigError, match=r"--batch-profile takes MIN,OPT,MAX"):
         profile_shapes((1, 2), 64, 96)  # type: ignore[arg-type]
+
+
+def test_region_engines_profile_the_maps_and_refuse_more_than_they_take() -> None:
+    profiles = input_profiles((1, 4, 16), 64, 96, max_regions=4)
+    assert profiles["frames"] == profile_shapes((1, 4, 16), 64, 96)
+    assert profiles["regions"] == ((1, 1, 64, 96), (4, 4, 64, 96), (16, 4, 64, 96))
+    assert list(input_profiles((1, 4, 16), 64, 96)) == ["frames"]
+    with pytest.raises(ConfigError, match="region maps must be a positive number"):
+        input_profiles((1, 4, 16), 64, 96, max_regions=0)
+
+    backend, context = fake_backend()
+    maps_profile = ((2, 1, 8, 12), (4, 2, 8, 12), (4, 2, 8, 12))
+    backend.inputs, backend.max_maps = ["frames", "regions"], 2
+    backend.profiles = {"frames": PROFILE, "regions": maps_profile}
+    backend.info.feeds = lambda frames, regions=None: {"frames": frames, "regions": regions}
+    backend.info.max_regions = 2
+    frames = np.zeros((1, 8, 12, 3), np.uint8)
+    with pytest.raises(ContractError, match=r"at most 2 region maps a frame .* --regions 2"):
+        backend.infer(frames, np.ones((1, 3, 8, 12), np.float32))
+    seen = []
+    context.set_input_shape = lambda name, shape: seen.append((name, shape)) or True
+    backend._set_shapes(3, 2)
+    assert seen == [("frames", (3, 8, 12, 3)), ("regions", (3, 2, 8, 12))]
 
 
 def _qdq_model(zero_point_type: int, zero: int = 0):

@@ -15,6 +15,7 @@ from rich.table import Table
 from depthmask.cli.app import ADVANCED, INPUT, MODEL, OUTPUT, PERFORMANCE, PRECISION, app
 from depthmask.cli.errors import user_errors
 from depthmask.contract import exits
+from depthmask.contract.constants import GATE_MAX_ABS_REL, GATE_MIN_IOU
 from depthmask.export.config import ExportConfig, Format, Precision, depth_net_from_backbone
 from depthmask.settings import parse_size
 
@@ -35,6 +36,17 @@ class BackboneChoice(str, enum.Enum):
     resnet50 = "resnet50"
     densenet161 = "densenet161"
     senet154 = "senet154"
+
+
+class FallbackChoice(str, enum.Enum):
+    off = "off"
+    auto = "auto"
+
+
+class CalibrationChoice(str, enum.Enum):
+    minmax = "minmax"
+    percentile = "percentile"
+    entropy = "entropy"
 
 
 class ChannelOrderChoice(str, enum.Enum):
@@ -125,6 +137,16 @@ def export(
     mode: Annotated[
         ModeChoice, typer.Option(help="audit: mask, depth, depth_masked, stats.", rich_help_panel=MODEL)
     ] = ModeChoice.audit,
+    regions: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Add the region input (mode audit): letterbox padding left out of every statistic, and "
+            "per-box statistics for `run --roi/--roi-file`, up to N boxes a frame on TensorRT (ONNX "
+            "Runtime takes any number; 0: padding only) [default: no region input].",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     random_weights: Annotated[
         bool,
         typer.Option(
@@ -152,6 +174,33 @@ def export(
     calibration_frames: Annotated[
         int, typer.Option(help="How many calibration frames to read.", rich_help_panel=PRECISION)
     ] = 128,
+    calibration_method: Annotated[
+        CalibrationChoice,
+        typer.Option(
+            help="int8 activation ranges (under --fallback auto: the most faithful of the three).",
+            rich_help_panel=PRECISION,
+        ),
+    ] = CalibrationChoice.minmax,
+    fallback: Annotated[
+        FallbackChoice,
+        typer.Option(
+            help="auto: when the fp16/int8 artefact misses the gate (--max-abs-rel, --min-iou against "
+            "fp32), find the layers responsible by measuring and keep them in fp32.",
+            rich_help_panel=PRECISION,
+        ),
+    ] = FallbackChoice.off,
+    max_abs_rel: Annotated[
+        float,
+        typer.Option(
+            help="--fallback's gate: depth and masked depth abs_rel against fp32.", rich_help_panel=PRECISION
+        ),
+    ] = GATE_MAX_ABS_REL,
+    min_iou: Annotated[
+        float,
+        typer.Option(
+            help="--fallback's gate: the masks' IoU (M > ε) with fp32's.", rich_help_panel=PRECISION
+        ),
+    ] = GATE_MIN_IOU,
     check: Annotated[
         bool,
         typer.Option(
@@ -228,6 +277,11 @@ def export(
         timing_cache=timing_cache,
         random_weights=random_weights,
         seed=seed,
+        regions=regions,
+        fallback=fallback.value,
+        calibration_method=calibration_method.value,
+        max_abs_rel=max_abs_rel,
+        min_iou=min_iou,
     )
     if cfg.random_weights:
         console.print(Panel(RANDOM_WARNING, title="WARNING", border_style="bold red", style="red"))
@@ -266,7 +320,35 @@ def print_result(result: ExportResult) -> None:
             f"{meta['gflop_per_frame']:.2f}",
         )
     console.print(table)
+    if meta.get("fallback"):
+        console.print(fallback_table(meta["fallback"]))
     for parity in result.parity:
         console.print(render(parity))
     if result.config.random_weights:
         console.print("[bold red]reminder: random (untrained) weights[/]")
+
+
+def fallback_table(report: dict) -> Table:
+    """`--fallback auto`: fidelity and ONNX Runtime's frames/s before and after, and what was kept."""
+    gate = report["gate"]
+    title = (
+        f"--fallback auto ({report['precision']}, calibration {report.get('method') or '–'}; gate abs_rel ≤ "
+        f"{gate['max_abs_rel']:.2%}, mask IoU ≥ {gate['min_iou']:g}): {len(report['kept_fp32'])} nodes "
+        f"kept in fp32, {len(report['trials'])} trials, {report['seconds']:.0f} s"
+    )
+    table = Table(title=title, title_justify="left")
+    for col in ("artefact", "abs_rel", "mask IoU", "gate", "frames/s (ONNX Runtime, batch 1)"):
+        table.add_column(col)
+    fp32 = report.get("fp32_fps")
+    table.add_row("fp32", "–", "–", "–", f"{fp32:.2f}" if fp32 else "–")
+    for label, row in (("all reduced", report["before"]), ("with fallback", report["after"])):
+        fps = row.get("fps")
+        table.add_row(
+            label, f"{row['abs_rel']:.3%}", f"{row['mask_iou']:.4f}", "pass" if row["passed"] else "FAIL",
+            f"{fps:.2f}" + (f" ({fps / fp32:.2f}× fp32)" if fp32 and fps else "") if fps else "–",
+        )  # fmt: skip
+    kept = report["kept_fp32"]
+    if kept:
+        shown = ", ".join(kept[:8]) + (f", … ({len(kept) - 8} more)" if len(kept) > 8 else "")
+        table.caption = f"kept in fp32: {shown}"
+    return table

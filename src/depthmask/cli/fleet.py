@@ -23,7 +23,10 @@ from depthmask.cli.run import (
     MaxFramesOption,
     ModelOption,
     OverlayWidthOption,
+    RoiFileOption,
+    RoiOption,
     SaveOption,
+    parse_rois,
     parse_save,
 )
 from depthmask.contract.constants import ATTENTION_JUMP_IOU
@@ -103,6 +106,8 @@ def fleet(
     save: SaveOption = "video,depth,mask,samples",
     overlay_width: OverlayWidthOption = 1280,
     jump_iou: JumpIouOption = ATTENTION_JUMP_IOU,
+    roi: RoiOption = None,
+    roi_file: RoiFileOption = None,
 ) -> None:
     """Audit a fleet's drives on Ray: one model per worker, a drive per task, resumable, one merged report."""
     from depthmask.fleet.config import FleetConfig
@@ -111,7 +116,7 @@ def fleet(
     run_cfg = RunConfig(
         sources=tuple(sources), model=model, backend=backend, batch=batch, fit=fit.value, device=device,
         max_frames=max_frames, out=out, save=parse_save(save), overlay_width=overlay_width, exist_ok=True,
-        jump_iou=jump_iou,
+        jump_iou=jump_iou, roi=parse_rois(roi), roi_file=roi_file,
     )  # fmt: skip
     cfg = FleetConfig(
         run=run_cfg, workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,

@@ -111,6 +111,35 @@ JumpIouOption = Annotated[
 ]
 
 
+RoiOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--roi",
+        help="A region to audit on every frame, NAME=X0,Y0,X1,Y1 in the source's pixels (repeat for "
+        "more): the mask's share inside it, fidelity and mask_keep inside it. Needs a model exported with "
+        "--regions.",
+        rich_help_panel=INPUT,
+    ),
+]
+RoiFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--roi-file",
+        help='Per-frame regions, JSONL: {"frame": 12, "source": ID (optional), "boxes": [{"name": "lead", '
+        '"box": [x0, y0, x1, y1]}]} a line (e.g. a detector\'s boxes). Needs a model exported with '
+        "--regions.",
+        rich_help_panel=INPUT,
+    ),
+]
+
+
+def parse_rois(texts: list[str] | None) -> tuple[Any, ...]:
+    """['lead=400,150,800,375', …] → Box per text (ConfigError naming a bad one)."""
+    from depthmask.runtime.regions import parse_roi
+
+    return tuple(parse_roi(t) for t in texts or ())
+
+
 def parse_save(text: str) -> frozenset[str]:
     """'video,depth' → {'video', 'depth'}."""
     return frozenset(s.strip() for s in text.split(",") if s.strip())
@@ -210,6 +239,8 @@ def run(
         ),
     ] = False,
     jump_iou: JumpIouOption = ATTENTION_JUMP_IOU,
+    roi: RoiOption = None,
+    roi_file: RoiFileOption = None,
 ) -> None:
     """Stream frames through the fused model: overlay video, per-frame depth/mask files, audit.jsonl."""
     from depthmask.runtime.config import RunConfig
@@ -236,6 +267,8 @@ def run(
         overlay_width=overlay_width,
         exist_ok=exist_ok,
         jump_iou=jump_iou,
+        roi=parse_rois(roi),
+        roi_file=roi_file,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_with_progress(cfg)

@@ -24,3 +24,7 @@ MASK_FULL_KEEP = 0.99
 # `run --jump-iou`). With the demo nets consecutive frames of a 10 Hz drive overlap by 0.95 (p50) and a
 # cut from one drive to another by 0.65.
 ATTENTION_JUMP_IOU = 0.75
+# The fidelity gate of a faster path (`--backend auto`, `export --fallback auto`, golden outputs): its
+# depth and masked depth within 1 % abs_rel of the reference's, its masks' IoU (M > ε) at least 0.95.
+GATE_MAX_ABS_REL = 0.01
+GATE_MIN_IOU = 0.95

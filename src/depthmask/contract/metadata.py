@@ -21,11 +21,21 @@ import numpy as np
 
 from depthmask import __version__
 from depthmask.contract.constants import DEPTH_UNITS, IMAGENET_MEAN, IMAGENET_STD
-from depthmask.contract.spec import BATCH_AXIS, CHANNEL_ORDERS, INPUT_NAME, MODES, PRECISIONS, graph_spec
+from depthmask.contract.spec import (
+    BATCH_AXIS,
+    CHANNEL_ORDERS,
+    INPUT_NAME,
+    MODES,
+    PRECISIONS,
+    REGION_AXIS,
+    REGIONS_NAME,
+    graph_spec,
+)
 from depthmask.errors import ContractError, shown
 
 FORMAT_VERSION = 1
 MAX_SIDE = 16384  # no depth net takes a side longer than this; larger is a corrupt or hostile value
+MAX_REGIONS = 256  # region maps per frame an export may plan for (each costs a frame-sized float map)
 REQUIRED_KEYS = (
     "format_version",
     "depthmask_version",
@@ -67,10 +77,12 @@ def build_metadata(
     gflop_per_frame: float,
     exporter: str,
     export_config: Mapping[str, Any] | None = None,
+    max_regions: int | None = None,
 ) -> dict[str, Any]:
-    """The metadata dict of one exported graph. `depth_net`/`mask_net` are `Provenance.to_dict()`s."""
-    spec = graph_spec(mode)
-    return {
+    """The metadata dict of one exported graph. `depth_net`/`mask_net` are `Provenance.to_dict()`s;
+    `max_regions` (maps per frame, the frame's own included) declares the `regions` input."""
+    spec = graph_spec(mode, regions=max_regions is not None)
+    meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "depthmask_version": __version__,
         "mode": mode,
@@ -108,6 +120,20 @@ def build_metadata(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "export_config": dict(export_config) if export_config else None,
     }
+    if max_regions is not None:
+        meta["regions"] = region_input(max_regions)
+        meta["region_columns"] = list(spec.region_columns)
+    return meta
+
+
+def region_input(max_regions: int) -> dict[str, Any]:
+    """The metadata's declaration of the `regions` input (map 0: the frame's content; 1…: boxes)."""
+    return {"name": REGIONS_NAME, "dtype": "float32", "layout": "NRHW", "max": int(max_regions)}
+
+
+def has_regions(meta: Mapping[str, Any]) -> bool:
+    """Whether (validated) metadata declares the `regions` input."""
+    return isinstance(meta.get("regions"), Mapping)
 
 
 # --- ONNX metadata_props -------------------------------------------------------------------------
@@ -304,7 +330,24 @@ def validate_metadata(
     mode = meta["mode"]
     if not p.want(isinstance(mode, str) and mode in MODES, "mode", mode, f"one of {', '.join(MODES)}"):
         _raise(source, p)
-    spec = graph_spec(mode)
+    regions = meta.get("regions")
+    if not p.want(
+        regions is None or (
+            isinstance(regions, Mapping) and regions.get("name") == REGIONS_NAME
+            and regions.get("dtype") == "float32" and regions.get("layout") == "NRHW"
+            and _is_int(regions.get("max")) and 1 <= regions["max"] <= MAX_REGIONS and mode == "audit"
+        ),
+        "regions", regions,
+        f"absent, null or {{name: {REGIONS_NAME!r}, dtype: 'float32', layout: 'NRHW', max: 1…{MAX_REGIONS}}} "
+        "(mode audit only)",
+    ):  # fmt: skip
+        _raise(source, p)
+    spec = graph_spec(mode, regions=regions is not None)
+    if spec.regions:
+        p.want(
+            meta.get("region_columns") == list(spec.region_columns),
+            "region_columns", meta.get("region_columns"), f"{list(spec.region_columns)}, in this order",
+        )  # fmt: skip
     inp = meta["input"]
     batch: Any = None
     size_ok = False
@@ -362,6 +405,10 @@ def _check_outputs(p: _Problems, outputs: Any, spec: Any, inp: Mapping[str, Any]
         if name == "stats":
             want = [batch, len(spec.stats_columns)]
             p.want(shape == want, key, shape, f"{want} (one column per stats_columns entry)")
+            continue
+        if name == "region_stats":
+            want = [batch, REGION_AXIS, len(spec.region_columns)]
+            p.want(shape == want, key, shape, f"{want} (one row per map, a column per region_columns entry)")
             continue
         if not p.want(
             isinstance(shape, list) and len(shape) == 4 and shape[0] == batch and shape[1] == 1,
@@ -441,23 +488,28 @@ def check_io(
     inputs: list[tuple[str, str, list[Any]]],
     outputs: list[str],
 ) -> None:
-    """The graph's actual I/O against its (validated) metadata: one uint8 input [batch, H, W, 3], the
-    declared outputs. `inputs` lists (name, dtype, shape) as the graph declares them (dims as ints or
-    symbolic strings)."""
+    """The graph's actual I/O against its (validated) metadata: a uint8 input [batch, H, W, 3] (and the
+    float32 `regions` [batch, regions, H, W] where declared), the declared outputs. `inputs` lists (name,
+    dtype, shape) as the graph declares them (dims as ints or symbolic strings)."""
     inp = meta["input"]
-    want_shape = [inp.get("batch", BATCH_AXIS), inp["height"], inp["width"], 3]
-    if len(inputs) != 1:
+    spec = graph_spec(meta["mode"], regions=has_regions(meta))
+    batch = inp.get("batch", BATCH_AXIS)
+    declared_inputs = spec.input_shapes(inp["height"], inp["width"], batch if _is_int(batch) else None)
+    dtypes = {INPUT_NAME: "uint8", REGIONS_NAME: "float32"}
+    if [i[0] for i in inputs] != list(declared_inputs):
         raise ContractError(
-            f"{source}: expected one input {INPUT_NAME!r}; the graph has {[i[0] for i in inputs]}"
+            f"{source}: expected inputs {list(declared_inputs)}; the graph has {[i[0] for i in inputs]}. "
+            "The metadata belongs to another model: re-export it."
         )
-    name, dtype, shape = inputs[0]
-    fixed = [d if isinstance(d, int) and d > 0 else BATCH_AXIS for d in shape]
-    want = [d if isinstance(d, int) else BATCH_AXIS for d in want_shape]
-    if name != inp.get("name", INPUT_NAME) or dtype != "uint8" or fixed != want:
-        raise ContractError(
-            f"{source}: metadata declares input {inp.get('name', INPUT_NAME)!r} uint8 {want}; the graph has "
-            f"{name!r} {dtype} {shape}. The metadata belongs to another model: re-export it."
-        )
+    for (name, dtype, shape), want_shape in zip(inputs, declared_inputs.values(), strict=True):
+        dtype = {"float": "float32"}.get(dtype, dtype)  # ONNX Runtime's name for it
+        fixed = [d if isinstance(d, int) and d > 0 else "?" for d in shape]
+        want = [d if isinstance(d, int) else "?" for d in want_shape]
+        if dtype != dtypes[name] or fixed != want:
+            raise ContractError(
+                f"{source}: metadata declares input {name!r} {dtypes[name]} {want_shape}; the graph has "
+                f"{name!r} {dtype} {shape}. The metadata belongs to another model: re-export it."
+            )
     declared = [o["name"] for o in meta["outputs"]]
     if declared != list(outputs):
         raise ContractError(

@@ -16,6 +16,7 @@ import numpy as np
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION
 from depthmask.contract.metadata import check_frames, validate_metadata
+from depthmask.contract.spec import GraphSpec, graph_spec
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,17 @@ class ModelInfo:
     epsilon: float = EPSILON
     batch: int | None = None  # None = dynamic batch axis
     far_fraction: float = FAR_FRACTION
+    max_regions: int | None = None  # maps per frame the `regions` input plans for; None: no such input
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def spec(self) -> GraphSpec:
+        """The graph spec the model was exported from (its inputs, outputs and columns)."""
+        return graph_spec(self.mode, regions=self.max_regions is not None)
+
+    def feeds(self, frames: np.ndarray, regions: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The model's inputs by name for frames (padded to a fixed batch) and their region maps."""
+        return self.spec.feeds(frames, regions, batch=frames.shape[0])
 
     @classmethod
     def from_metadata(
@@ -43,6 +54,7 @@ class ModelInfo:
         validate_metadata(meta, path, engine=engine, artefact=artefact)
         inp = meta["input"]
         batch = inp.get("batch")
+        regions = meta.get("regions")
         return cls(
             path=str(path),
             height=inp["height"],
@@ -54,6 +66,7 @@ class ModelInfo:
             epsilon=float(meta["epsilon"]),
             batch=batch if isinstance(batch, int) else None,
             far_fraction=float(meta.get("far_fraction", FAR_FRACTION)),
+            max_regions=int(regions["max"]) if isinstance(regions, Mapping) else None,
             metadata=dict(meta),
         )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from depthmask.errors import ConfigError, closest
 
 Mode = Literal["mask", "masked", "audit"]
@@ -20,6 +22,21 @@ CHANNEL_ORDERS: tuple[str, ...] = ("bgr", "rgb")
 
 INPUT_NAME = "frames"
 BATCH_AXIS = "batch"  # the symbolic batch dimension's name in the graph and in the metadata
+# The optional second input of an audit graph: float32 weight maps [batch, regions, H, W] over the input
+# frame. Map 0 is the frame's content (0 on letterbox padding), which every statistic is restricted to;
+# maps 1… are the user's regions of interest (boxes). Exported only when asked (`export --regions`).
+REGIONS_NAME = "regions"
+REGION_AXIS = "regions"  # the symbolic number of maps
+REGION_STATS_NAME = "region_stats"
+# Columns of region_stats [batch, regions, K], per map, all restricted to the frame's content:
+REGION_COLUMNS: tuple[str, ...] = (
+    "area",  # Σ w / Σ content: the share of the frame's content the region covers
+    "mask_share",  # Σ M·w / Σ M·content: the share of the mask's mass inside the region
+    "mask_mean",  # mean M inside
+    "mask_keep",  # fraction of pixels inside with M > ε
+    "fid_abs_rel",  # mean |Y − Ŷ| / max(Y, 1 mm) inside (the region's weights resized to N's output)
+    "depth_mean",  # mean Y inside, metres
+)
 
 # The stats output's columns, in order. The first five are the contract's; the two means give the
 # runtime a depth scale without shipping the depth maps.
@@ -49,11 +66,37 @@ class GraphSpec:
     outputs: tuple[str, ...] = ()
     stats_columns: tuple[str, ...] = ()
     batch_axis: str = BATCH_AXIS
+    regions: bool = False  # the graph takes the `regions` weight maps and returns `region_stats`
+    region_columns: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The graph's input names, in order."""
+        return (self.input_name, REGIONS_NAME) if self.regions else (self.input_name,)
 
     @property
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
-        """`torch.onnx.export`'s dynamic_axes: only the batch axis of every input and output is symbolic."""
-        return {name: {0: self.batch_axis} for name in (self.input_name, *self.outputs)}
+        """`torch.onnx.export`'s dynamic_axes: the batch axis of every input and output is symbolic, and
+        the number of region maps."""
+        axes = {name: {0: self.batch_axis} for name in (*self.inputs, *self.outputs)}
+        for name in (REGIONS_NAME, REGION_STATS_NAME):
+            if name in axes:
+                axes[name][1] = REGION_AXIS
+        return axes
+
+    def feeds(
+        self, frames: np.ndarray, regions: np.ndarray | None = None, batch: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """The inputs by name for a batch of uint8 frames: without `regions`, a region graph gets one
+        map, the whole frame (so a caller that knows nothing of regions runs it unchanged). `batch` pads
+        the maps of a short batch that the caller padded to a fixed size."""
+        if not self.regions:
+            return {self.input_name: frames}
+        if regions is None:
+            regions = whole_frame(frames.shape[0], frames.shape[1], frames.shape[2])
+        if batch is not None and regions.shape[0] < batch:
+            regions = np.concatenate([regions, np.repeat(regions[-1:], batch - regions.shape[0], axis=0)])
+        return {self.input_name: frames, REGIONS_NAME: np.ascontiguousarray(regions, dtype=np.float32)}
 
     def output_shapes(
         self, height: int, width: int, depth_size: tuple[int, int], batch: int | None = None
@@ -66,16 +109,40 @@ class GraphSpec:
             "depth": [b, 1, h, w],
             "depth_masked": [b, 1, h, w],
             "stats": [b, len(self.stats_columns)],
+            REGION_STATS_NAME: [b, REGION_AXIS, len(self.region_columns)],
         }
         return {name: shapes[name] for name in self.outputs}
 
+    def input_shapes(self, height: int, width: int, batch: int | None = None) -> dict[str, list[int | str]]:
+        """Each input's shape with the batch as `batch` (or a fixed int)."""
+        b: int | str = self.batch_axis if batch is None else batch
+        shapes: dict[str, list[int | str]] = {self.input_name: [b, height, width, 3]}
+        if self.regions:
+            shapes[REGIONS_NAME] = [b, REGION_AXIS, height, width]
+        return shapes
 
-def graph_spec(mode: str) -> GraphSpec:
-    """The declared spec of the fused graph for `mode` (mask, masked or audit)."""
+
+def whole_frame(batch: int, height: int, width: int) -> np.ndarray:
+    """One region map per frame that covers all of it: the `regions` input of frames with no padding."""
+    return np.ones((batch, 1, height, width), dtype=np.float32)
+
+
+def graph_spec(mode: str, regions: bool = False) -> GraphSpec:
+    """The declared spec of the fused graph for `mode` (mask, masked or audit), with the region input."""
     if mode not in OUTPUTS_BY_MODE:
         raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.{closest(mode, MODES)}")
-    outputs = OUTPUTS_BY_MODE[mode]
-    return GraphSpec(mode=mode, outputs=outputs, stats_columns=STATS_COLUMNS if "stats" in outputs else ())
+    if regions and mode != "audit":
+        raise ConfigError(
+            f"region maps (--regions) need mode 'audit', which computes the statistics; got mode {mode!r}"
+        )
+    outputs = OUTPUTS_BY_MODE[mode] + ((REGION_STATS_NAME,) if regions else ())
+    return GraphSpec(
+        mode=mode,
+        outputs=outputs,
+        stats_columns=STATS_COLUMNS if "stats" in outputs else (),
+        regions=regions,
+        region_columns=REGION_COLUMNS if regions else (),
+    )
 
 
 __all__ = [
@@ -85,7 +152,12 @@ __all__ = [
     "MODES",
     "OUTPUTS_BY_MODE",
     "PRECISIONS",
+    "REGIONS_NAME",
+    "REGION_AXIS",
+    "REGION_COLUMNS",
+    "REGION_STATS_NAME",
     "STATS_COLUMNS",
     "GraphSpec",
     "graph_spec",
+    "whole_frame",
 ]

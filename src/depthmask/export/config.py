@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depthmask.contract.constants import EPSILON, FAR_FRACTION
+from depthmask.contract.constants import EPSILON, FAR_FRACTION, GATE_MAX_ABS_REL, GATE_MIN_IOU
+from depthmask.contract.metadata import MAX_REGIONS
 from depthmask.contract.spec import CHANNEL_ORDERS, MODES
 from depthmask.errors import ConfigError, closest
 from depthmask.settings import settings_dict
@@ -33,6 +34,8 @@ class Precision(str, enum.Enum):
     int8 = "int8"
 
 
+FALLBACKS = ("off", "auto")
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")  # ONNX Runtime's calibrators
 MIN_OPSET = 17  # TorchScript fallback's floor; the dynamo exporter emits ≥ 18 (Resize-18, ReduceMean-18)
 MAX_OPSET = 23
 BACKBONE_SHORTCUTS = {
@@ -52,7 +55,9 @@ class ExportConfig:
     height/width: the frames' size in pixels, None = the network's nominal size. batch: None = dynamic
     batch axis; an int fixes it. batch_profile: TensorRT's (min, opt, max) batch for a dynamic engine.
     calibration: a source string (folder, glob, video, KITTI drive, `synthetic:`) whose frames calibrate
-    int8. workspace_gib: TensorRT's workspace pool.
+    int8. workspace_gib: TensorRT's workspace pool. regions: give the audit graph its `regions` input
+    (letterbox padding left out of every statistic, per-box statistics), planned for up to this many
+    boxes per frame (TensorRT's profile; ONNX Runtime takes any number).
     """
 
     depth_net: str | None = None
@@ -80,6 +85,11 @@ class ExportConfig:
     simplify: bool = True
     workspace_gib: float = 4.0
     timing_cache: Path | None = None
+    regions: int | None = None  # None: no region input; N: the `regions` input, planned for N boxes a frame
+    fallback: str = "off"  # "auto": keep the layers that break the fidelity gate in fp32 (fp16, int8)
+    calibration_method: str = "minmax"  # int8 ranges; under --fallback auto, chosen by measured fidelity
+    max_abs_rel: float = GATE_MAX_ABS_REL  # the fallback's gate: depth and masked depth against fp32
+    min_iou: float = GATE_MIN_IOU  # and the masks' IoU
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_n", "checkpoint_g", "output", "timing_cache"):
@@ -120,6 +130,28 @@ class ExportConfig:
                 f"epsilon must be in (0, 1) and far_fraction in (0, 1]; got {self.epsilon}, "
                 f"{self.far_fraction}"
             )
+        if self.regions is not None:
+            if isinstance(self.regions, bool) or not isinstance(self.regions, int):
+                raise ConfigError(f"--regions must be a whole number of boxes, got {self.regions!r}")
+            if not 0 <= self.regions < MAX_REGIONS:
+                raise ConfigError(
+                    f"--regions must be 0…{MAX_REGIONS - 1} boxes per frame, got {self.regions}"
+                )
+            if self.mode != "audit":
+                raise ConfigError(
+                    f"--regions needs mode 'audit' (the mode that computes statistics), got {self.mode!r}"
+                )
+        _choice("--fallback", self.fallback, FALLBACKS)
+        _choice("--calibration-method", self.calibration_method, CALIBRATION_METHODS)
+        if self.fallback == "auto" and self.precision == "fp32":
+            raise ConfigError(
+                "--fallback auto repairs a reduced-precision export; add --precision fp16 or int8"
+            )
+        if not (0 < self.max_abs_rel < 1 and 0 <= self.min_iou <= 1):
+            raise ConfigError(
+                f"--max-abs-rel must be in (0, 1) and --min-iou in [0, 1]; got {self.max_abs_rel}, "
+                f"{self.min_iou}"
+            )
         if self.workspace_gib <= 0:
             raise ConfigError(f"--workspace must be positive GiB, got {self.workspace_gib}")
         if self.mode == "mask" and (self.depth_net is not None or self.checkpoint_n is not None):
@@ -150,6 +182,11 @@ class ExportConfig:
     def fixed_batch(self) -> bool:
         """True when the batch axis is a constant."""
         return self.batch is not None
+
+    @property
+    def max_regions(self) -> int | None:
+        """Maps per frame the `regions` input plans for: the frame's content and the boxes."""
+        return None if self.regions is None else self.regions + 1
 
     @property
     def profile(self) -> tuple[int, int, int]:

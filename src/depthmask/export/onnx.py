@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from depthmask.contract.metadata import build_metadata, set_onnx_metadata
-from depthmask.contract.spec import BATCH_AXIS
+from depthmask.contract.spec import BATCH_AXIS, REGION_AXIS, REGIONS_NAME
 from depthmask.errors import ConfigError, ContractError
 from depthmask.export.config import ExportConfig
 from depthmask.nets.graph import AuditGraph
@@ -34,6 +34,7 @@ PROTOBUF_LIMIT = 2**31 - 1  # bytes; larger models keep their weights in an exte
 PROBE_TOLERANCE = 1e-3  # exporter sanity probe (relative to the output's scale); parity is stricter
 SLIM_TOLERANCE = 1e-5  # simplification must leave every output (relative to its scale) within this
 DEFAULT_BYO_SIZE = (228, 304)
+DEFAULT_REGION_BOXES = 8  # boxes a frame a region graph plans for when the config does not say
 
 
 def input_size(cfg: ExportConfig, depth_name: str | None, mask_name: str) -> tuple[int, int]:
@@ -76,6 +77,7 @@ def graph_from_config(cfg: ExportConfig) -> AuditGraph:
         epsilon=cfg.epsilon,
         far_fraction=cfg.far_fraction,
         input_size=input_size(cfg, depth_prov.name if depth_prov else None, mask_prov.name),
+        regions=cfg.regions is not None,
         provenance={
             "depth_net": depth_prov.to_dict() if depth_prov else None,
             "mask_net": mask_prov.to_dict(),
@@ -103,19 +105,46 @@ def _probe_frames(height: int, width: int, batch: int, seed: int = 0) -> np.ndar
     return np.random.default_rng(seed).integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
 
 
+def _probe_regions(height: int, width: int, batch: int, maps: int, seed: int = 0) -> np.ndarray:
+    """Region maps for a probe: map 0 a letterboxed frame's content (a band of rows), then random boxes."""
+    rng = np.random.default_rng(seed)
+    regions = np.zeros((batch, maps, height, width), dtype=np.float32)
+    regions[:, 0, height // 8 : height - height // 8] = 1.0
+    for b in range(batch):
+        for r in range(1, maps):
+            y0, x0 = rng.integers(0, height // 2), rng.integers(0, width // 2)
+            regions[b, r, y0 : y0 + height // 3, x0 : x0 + width // 3] = 1.0
+    return regions
+
+
+def _inputs(spec: Any, frames: np.ndarray, regions: np.ndarray | None) -> tuple[torch.Tensor, ...]:
+    """The graph's positional inputs as tensors."""
+    if not spec.regions:
+        return (torch.from_numpy(frames),)
+    return torch.from_numpy(frames), torch.from_numpy(regions)
+
+
 def _weight_bytes(graph: AuditGraph) -> int:
     return sum(t.numel() * t.element_size() for t in [*graph.parameters(), *graph.buffers()])
 
 
-def _export_dynamo(graph: AuditGraph, frames: torch.Tensor, path: Path, opset: int, dynamic: bool) -> None:
+def _export_dynamo(
+    graph: AuditGraph, inputs: tuple[torch.Tensor, ...], path: Path, opset: int, dynamic: bool
+) -> None:
     spec = graph.spec
-    shapes = {spec.input_name: {0: torch.export.Dim(BATCH_AXIS, min=1)}} if dynamic else None
+    batch = torch.export.Dim(BATCH_AXIS, min=1)
+    shapes: Any = None
+    if dynamic or spec.regions:
+        shapes = {spec.input_name: {0: batch} if dynamic else None}
+        if spec.regions:  # the number of maps is always free; the batch as the frames'
+            maps = torch.export.Dim(REGION_AXIS, min=1)
+            shapes[REGIONS_NAME] = {0: batch, 1: maps} if dynamic else {1: maps}
     torch.onnx.export(
         graph,
-        (frames,),
+        inputs,
         str(path),
         dynamo=True,
-        input_names=[spec.input_name],
+        input_names=list(spec.inputs),
         output_names=list(spec.outputs),
         dynamic_shapes=shapes,
         opset_version=opset,
@@ -125,23 +154,27 @@ def _export_dynamo(graph: AuditGraph, frames: torch.Tensor, path: Path, opset: i
 
 
 def _export_torchscript(
-    graph: AuditGraph, frames: torch.Tensor, path: Path, opset: int, dynamic: bool
+    graph: AuditGraph, inputs: tuple[torch.Tensor, ...], path: Path, opset: int, dynamic: bool
 ) -> None:
     spec = graph.spec
+    axes = spec.dynamic_axes
+    if not dynamic:  # a fixed batch keeps only the number of maps free
+        axes = {name: {k: v for k, v in dims.items() if k != 0} for name, dims in axes.items()}
+        axes = {name: dims for name, dims in axes.items() if dims}
     torch.onnx.export(
         graph,
-        (frames,),
+        inputs,
         str(path),
         dynamo=False,
-        input_names=[spec.input_name],
+        input_names=list(spec.inputs),
         output_names=list(spec.outputs),
-        dynamic_axes=spec.dynamic_axes if dynamic else None,
+        dynamic_axes=axes or None,
         opset_version=opset,
         do_constant_folding=True,
     )
 
 
-EXPORTERS: dict[str, Callable[[AuditGraph, torch.Tensor, Path, int, bool], None]] = {
+EXPORTERS: dict[str, Callable[[AuditGraph, tuple[torch.Tensor, ...], Path, int, bool], None]] = {
     "dynamo": _export_dynamo,
     "torchscript": _export_torchscript,
 }
@@ -150,12 +183,16 @@ EXPORTERS: dict[str, Callable[[AuditGraph, torch.Tensor, Path, int, bool], None]
 class _Probe:
     """Random frames at batch 1 and 2 (or the fixed batch) and PyTorch's outputs on them, computed once:
     each candidate graph (per exporter, then simplified) is compared against the same numbers. Two
-    batch sizes prove the batch axis is really symbolic; the batch-1 pass also counts the FLOPs."""
+    batch sizes prove the batch axis is really symbolic; the batch-1 pass also counts the FLOPs. A
+    region graph gets 1 map, then 3 (its number of maps is symbolic too)."""
 
     def __init__(self, graph: AuditGraph, height: int, width: int, batch: int | None) -> None:
         self.graph, self.height, self.width = graph, height, width
-        self.frames = [
-            _probe_frames(height, width, b, seed=b) for b in ((1, 2) if batch is None else (batch,))
+        sizes = (1, 2) if batch is None else (batch, batch) if graph.regions else (batch,)
+        self.frames = [_probe_frames(height, width, b, seed=k + 1) for k, b in enumerate(sizes)]
+        self.regions: list[np.ndarray | None] = [
+            _probe_regions(height, width, b, maps=1 + 2 * k, seed=k) if graph.regions else None
+            for k, b in enumerate(sizes)
         ]
         self._reference: list[list[np.ndarray]] | None = None
         self.gflop_per_frame = 0.0
@@ -167,10 +204,10 @@ class _Probe:
             from torch.utils.flop_counter import FlopCounterMode
 
             self._reference = []
-            for frames in self.frames:
+            for frames, regions in zip(self.frames, self.regions, strict=True):
                 counter = FlopCounterMode(display=False)
                 with counter, torch.no_grad():
-                    outputs = self.graph(torch.from_numpy(frames))
+                    outputs = self.graph(*_inputs(self.graph.spec, frames, regions))
                 self._reference.append([t.numpy() for t in outputs])
                 if not self.gflop_per_frame:
                     self.gflop_per_frame = counter.get_total_flops() / 1e9 / len(frames)
@@ -197,8 +234,8 @@ class _Probe:
             else:
                 source = model.SerializeToString()
             session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return [session.run(None, {name: f}) for f in self.frames]
+        spec = self.graph.spec
+        return [session.run(None, spec.feeds(f, r)) for f, r in zip(self.frames, self.regions, strict=True)]
 
 
 def _declare_io(model: Any, graph: AuditGraph, probe: _Probe, batch: int | None) -> None:
@@ -207,8 +244,7 @@ def _declare_io(model: Any, graph: AuditGraph, probe: _Probe, batch: int | None)
 
     height, width = probe.height, probe.width
     shapes = graph.spec.output_shapes(height, width, probe.depth_size, batch)
-    b: int | str = BATCH_AXIS if batch is None else batch
-    declared = {graph.spec.input_name: [b, height, width, 3], **shapes}
+    declared = {**graph.spec.input_shapes(height, width, batch), **shapes}
     for value in [*model.graph.input, *model.graph.output]:
         dims = declared.get(value.name)
         if dims is None:
@@ -254,9 +290,9 @@ def _export(graph: AuditGraph, cfg: ExportConfig, probe: _Probe, workdir: Path) 
     Returns the model, the exporter's name and ONNX Runtime's outputs on the probe frames."""
     import onnx
 
-    example = torch.from_numpy(
-        _probe_frames(probe.height, probe.width, cfg.batch or 2)
-    )  # 2: no 0/1 special case
+    b = cfg.batch or 2  # 2 (and 2 maps): no 0/1 special case
+    regions = _probe_regions(probe.height, probe.width, b, maps=2) if graph.regions else None
+    example = _inputs(graph.spec, _probe_frames(probe.height, probe.width, b), regions)
     failures = []
     for name, export in EXPORTERS.items():
         path = workdir / f"{name}.onnx"
@@ -347,6 +383,9 @@ def onnx_from_graph(graph: AuditGraph, path: str | Path, cfg: ExportConfig) -> P
     height, width = graph.input_size or (cfg.height, cfg.width)
     if height is None or width is None:
         raise ConfigError("the frames' size is unknown: set height and width in the export config")
+    if cfg.regions is not None and not graph.regions:
+        raise ConfigError("--regions: the graph was built without region maps; build it with regions=True")
+    max_regions = (cfg.max_regions or DEFAULT_REGION_BOXES + 1) if graph.regions else None
     probe = _Probe(graph, height, width, cfg.batch)
     with tempfile.TemporaryDirectory(prefix="depthmask-export-") as tmp:
         model, exporter, outputs = _export(graph, cfg, probe, Path(tmp))
@@ -371,6 +410,7 @@ def onnx_from_graph(graph: AuditGraph, path: str | Path, cfg: ExportConfig) -> P
         gflop_per_frame=probe.gflop_per_frame,
         exporter=exporter,
         export_config=cfg.to_dict(),
+        max_regions=max_regions,
     )
     set_onnx_metadata(model, meta, artefact=path)
     model.producer_name, model.doc_string = "depthmask", f"depthmask fused graph, mode {graph.mode}"

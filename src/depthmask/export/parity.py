@@ -31,10 +31,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from depthmask.contract.constants import EPSILON
-from depthmask.contract.fidelity import compare_depth, mask_iou
+from depthmask.contract.fidelity import DEPTH_OUTPUTS, compare_depth, mask_iou
 from depthmask.errors import ContractError
 
-DEPTH_OUTPUTS = ("depth", "depth_masked")
 MIN_VALID_DEPTH = 0.5  # depth metrics need the reference > 1 mm on at least half the pixels
 
 

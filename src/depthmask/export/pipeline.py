@@ -25,6 +25,7 @@ from depthmask.nets.graph import AuditGraph
 log = logging.getLogger(__name__)
 
 CHECK_SOURCE = "synthetic:seed=5"  # parity frames when no calibration footage is given
+MIN_CHECK_FRAMES = 8  # --fallback auto measures its trials on at least this many frames
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,44 @@ def calibration_frames(cfg: ExportConfig, height: int, width: int) -> list[np.nd
     )
 
 
+def fallback_frames(cfg: ExportConfig, height: int, width: int) -> tuple[list[np.ndarray] | None, np.ndarray]:
+    """(calibration frames or None for fp16, the frames `--fallback auto` measures on): read from the
+    calibration source past the frames that calibrate, so the gate is measured on frames the ranges
+    were not fitted to (the last ones again when the source has no more)."""
+    from depthmask.export.frames import collect, frames_from_source
+
+    count = max(cfg.check_frames, MIN_CHECK_FRAMES)
+    source = cfg.calibration or CHECK_SOURCE
+    used = cfg.calibration_frames if cfg.precision == "int8" else 0
+    frames = list(frames_from_source(source, height, width, used + count, channel_order=cfg.channel_order))
+    if cfg.precision == "int8" and not frames:
+        raise ConfigError(f"calibration source {cfg.calibration!r} gave no frames")
+    calibration = frames[:used] if cfg.precision == "int8" else None
+    check = frames[used:] or frames[-count:]
+    if len(frames) <= used:
+        log.warning("%s has no frames past the calibration ones: the gate is measured on those", source)
+    return calibration, collect(iter(check))
+
+
+def _fallback(cfg: ExportConfig, graph: AuditGraph, fp32: Path, out: Path, symmetric: bool) -> Path:
+    """The reduced artefact with `--fallback auto` (the layers that break the gate kept in fp32)."""
+    from depthmask.contract.fidelity import FidelityGate
+    from depthmask.export.fallback import with_fallback
+
+    calibration, check = fallback_frames(cfg, *graph.input_size)
+    path, report = with_fallback(
+        cfg.precision, fp32, out, calibration=calibration, check=check,
+        gate=FidelityGate(cfg.max_abs_rel, cfg.min_iou), calibration_source=cfg.calibration,
+        symmetric=symmetric,
+    )  # fmt: skip
+    if not report.passed:
+        log.warning(
+            "--fallback auto: even with every block in fp32 the %s artefact misses the gate (%s); "
+            "it is written as it is", cfg.precision, report.after,
+        )  # fmt: skip
+    return path
+
+
 def _onnx_variant(cfg: ExportConfig, graph: AuditGraph, fp32: Path) -> Path:
     """The ONNX artefact at `cfg.precision` (the fp32 file itself, or its fp16/int8 variant)."""
     from depthmask.export.onnx import default_output
@@ -64,19 +103,34 @@ def _onnx_variant(cfg: ExportConfig, graph: AuditGraph, fp32: Path) -> Path:
     if cfg.precision == "fp32":
         return fp32
     out = default_output(cfg, graph, "onnx")
+    if cfg.fallback == "auto":
+        return _fallback(cfg, graph, fp32, out, symmetric=False)
     if cfg.precision == "fp16":
         return fp16_from_onnx(fp32, out)
     frames = calibration_frames(cfg, *graph.input_size)
-    return int8_from_onnx(fp32, out, frames, calibration_source=cfg.calibration)
+    return int8_from_onnx(
+        fp32, out, frames, calibration_source=cfg.calibration, method=cfg.calibration_method
+    )
 
 
 def _engine(cfg: ExportConfig, graph: AuditGraph, fp32: Path) -> Path:
-    """A TensorRT engine built from the fp32 ONNX file at `cfg.precision`."""
+    """A TensorRT engine built from the fp32 ONNX file at `cfg.precision`; under `--fallback auto` the
+    layers the search keeps in fp32 (on TensorRT's symmetric int8 form) are pinned to fp32 there."""
+    from depthmask.contract.metadata import read_onnx_metadata
     from depthmask.export.onnx import default_output
     from depthmask.export.tensorrt import engine_from_onnx
 
+    keep: list[str] = []
+    method = cfg.calibration_method
+    if cfg.fallback == "auto" and cfg.precision != "fp32":
+        with tempfile.TemporaryDirectory(prefix="depthmask-trt-fallback-") as tmp:
+            searched = _fallback(cfg, graph, fp32, Path(tmp) / "searched.onnx", symmetric=True)
+            found = read_onnx_metadata(searched).get("fallback") or {}
+        keep, method = list(found.get("kept_fp32") or []), found.get("method") or method
     frames = calibration_frames(cfg, *graph.input_size) if cfg.precision == "int8" else None
-    return engine_from_onnx(fp32, cfg, default_output(cfg, graph, "engine"), calibration=frames)
+    return engine_from_onnx(
+        fp32, cfg, default_output(cfg, graph, "engine"), calibration=frames, keep_fp32=keep, method=method
+    )
 
 
 Handler = Callable[[ExportConfig, AuditGraph, Path], Path]

@@ -14,6 +14,8 @@ activations calibrated on frames like the deployment footage.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -22,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from depthmask.contract.metadata import onnx_metadata, set_onnx_metadata
+from depthmask.contract.metadata import has_regions, onnx_metadata, set_onnx_metadata
+from depthmask.contract.spec import REGION_STATS_NAME, GraphSpec, graph_spec
 from depthmask.errors import ConfigError
 from depthmask.export.frames import batches
 
@@ -34,10 +37,11 @@ CALIBRATION_BATCH = 4
 
 
 def fp32_island(model: Any) -> set[str]:
-    """Names of nodes that must run in fp32: FP32_OPS, and nodes whose results reach only `stats`.
+    """Names of nodes that must run in fp32: FP32_OPS, and nodes whose results reach only the
+    statistics (`stats`, and `region_stats` of a region graph).
 
-    `stats` is computed from the other outputs; the nodes between them (no path to mask/depth) form
-    the statistics' subgraph.
+    The statistics are computed from the other outputs; the nodes between them (no path to mask/depth)
+    form the statistics' subgraph.
     """
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
@@ -54,8 +58,9 @@ def fp32_island(model: Any) -> set[str]:
         return seen
 
     outputs = [o.name for o in graph.output]
-    stats_only = ancestors([o for o in outputs if o == "stats"]) - ancestors(
-        [o for o in outputs if o != "stats"]
+    statistics = ("stats", REGION_STATS_NAME)
+    stats_only = ancestors([o for o in outputs if o in statistics]) - ancestors(
+        [o for o in outputs if o not in statistics]
     )
     _require_names(model)
     return stats_only | {n.name for n in graph.node if n.op_type in FP32_OPS}
@@ -124,15 +129,16 @@ def _finish(
     return save_onnx(model, dst)
 
 
-def fp16_from_onnx(src: str | Path, dst: str | Path) -> Path:
-    """The fp16 variant of an fp32 export: float16 weights and activations, fp32 island and fp32 I/O."""
+def fp16_from_onnx(src: str | Path, dst: str | Path, keep_fp32: Iterable[str] = ()) -> Path:
+    """The fp16 variant of an fp32 export: float16 weights and activations, fp32 island (and the
+    `keep_fp32` nodes) and fp32 I/O."""
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
     model = _load(src)
     meta = onnx_metadata(model)
     if meta.get("precision") != "fp32":
         raise ConfigError(f"{src} has precision {meta.get('precision')!r}; convert the fp32 export instead")
-    island = fp32_island(model)
+    island = fp32_island(model) | set(keep_fp32)
     # keep_io_types: the outputs stay float32 (the uint8 input is not a float and is never touched).
     half = convert_float_to_float16(
         model,
@@ -143,6 +149,17 @@ def fp16_from_onnx(src: str | Path, dst: str | Path) -> Path:
     )
     _toposort(half)  # the converter appends its casts at the end of the node list
     return _finish(half, meta, "fp16", Path(dst), src, fp32_nodes=len(island))
+
+
+def fp16_candidates(src: str | Path) -> list[str]:
+    """The nodes fp16 converts, in the graph's order (what a fallback chooses among): every node
+    outside the fp32 island that is not an op kept in fp32 anyway."""
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST
+
+    model = _load(src)
+    island = fp32_island(model)
+    blocked = {*DEFAULT_OP_BLOCK_LIST, *FP32_OPS}
+    return [n.name for n in model.graph.node if n.name not in island and n.op_type not in blocked]
 
 
 def _toposort(model: Any) -> None:
@@ -175,12 +192,12 @@ class FrameReader:
     def __init__(
         self,
         frames: Iterable[np.ndarray],
-        input_name: str,
+        spec: GraphSpec,
         batch: int = CALIBRATION_BATCH,
         *,
         fixed: bool = False,
     ) -> None:
-        self.input_name = input_name
+        self.spec = spec  # its inputs: a region graph is calibrated on whole frames (one map each)
         self.batch, self.fixed = batch, fixed
         self._batches: Iterator[np.ndarray] = batches(frames, batch)
         self.count = 0
@@ -194,7 +211,137 @@ class FrameReader:
         self.count += batch.shape[0]
         if self.fixed and batch.shape[0] < self.batch:
             batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch - batch.shape[0], axis=0)])
-        return {self.input_name: batch}
+        return self.spec.feeds(batch)
+
+
+class Int8Recipe:
+    """An fp32 export prepared once for static quantization, then quantized as often as asked: per
+    calibration method (each calibrates once on the frames; its ranges are cached), with any extra
+    nodes kept in float (`keep_fp32`). `export --fallback auto` tries many variants through one recipe.
+
+    Conv/MatMul weights are int8 per output channel, their activations uint8 with calibrated ranges
+    (`symmetric`: int8 activations with symmetric ranges, the only form TensorRT builds); the fp32
+    island, the convolutions reading the image and the one-channel heads (`edge_convs`), and every
+    other op stay float (ONNX Runtime fuses the QDQ pairs into integer kernels on the CPU).
+    """
+
+    def __init__(
+        self,
+        src: str | Path,
+        calibration: Iterable[np.ndarray],
+        workdir: Path,
+        *,
+        calibration_source: str | None = None,
+        batch: int = CALIBRATION_BATCH,
+        symmetric: bool = False,
+    ) -> None:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        from depthmask.export.onnx import PROTOBUF_LIMIT, save_onnx
+
+        self.src, self.workdir, self.symmetric = src, Path(workdir), symmetric
+        self.calibration_source = calibration_source
+        self.frames = list(calibration)  # every method calibrates on the same frames
+        if not self.frames:
+            raise ConfigError(f"calibration source {calibration_source!r} gave no frames")
+        model = _load(src)
+        self.meta = onnx_metadata(model)
+        if self.meta.get("precision") != "fp32":
+            raise ConfigError(
+                f"{src} has precision {self.meta.get('precision')!r}; quantize the fp32 export instead"
+            )
+        fixed = model.graph.input[0].type.tensor_type.shape.dim[0].dim_value  # 0: a symbolic batch
+        self.batch, self.fixed = fixed or batch, bool(fixed)
+        self.spec = graph_spec(self.meta["mode"], regions=has_regions(self.meta))
+        self.big = model.ByteSize() > PROTOBUF_LIMIT  # such models travel as files with external data
+        named, self.prepared_path = self.workdir / "named.onnx", self.workdir / "pre.onnx"
+        save_onnx(model, named)
+        # Shape inference and graph clean-up first, as ORT recommends before quantization; the island is
+        # found on the result, whose node names the quantizer sees.
+        quant_pre_process(
+            str(named),
+            str(self.prepared_path),
+            skip_symbolic_shape=True,
+            save_as_external_data=self.big,
+            all_tensors_to_one_file=True,
+        )
+        self.prepared = _load(self.prepared_path)
+        save_onnx(self.prepared, self.prepared_path)
+        self.always_float = fp32_island(self.prepared) | edge_convs(self.prepared)
+
+    def quantizable(self) -> list[str]:
+        """The nodes int8 may quantize, in the graph's order (what a fallback chooses among)."""
+        return [
+            n.name
+            for n in self.prepared.graph.node
+            if n.op_type in INT8_OPS and n.name not in self.always_float
+        ]
+
+    def quantize(
+        self,
+        dst: str | Path,
+        *,
+        method: str = "minmax",
+        keep_fp32: Iterable[str] = (),
+    ) -> Path:
+        """The int8 artefact with `method`'s ranges and `keep_fp32` left in float; its metadata says so."""
+        import inspect
+
+        import onnx
+        from onnxruntime.quantization import CalibrationDataReader, quantize_static
+
+        methods = _calibrate_methods()
+        if method not in methods:
+            raise ConfigError(f"unknown calibration method {method!r}; choose one of {', '.join(methods)}")
+        inner = FrameReader(self.frames, self.spec, self.batch, fixed=self.fixed)
+
+        class Reader(CalibrationDataReader):  # ORT checks the base class
+            def get_next(self) -> dict[str, np.ndarray] | None:
+                return inner.get_next()
+
+        keep = sorted(self.always_float | set(keep_fp32))
+        cache = self.workdir / f"ranges-{method}.json"
+        cached = "calibration_cache_path" in inspect.signature(quantize_static).parameters  # ORT ≥ 1.23
+        out = self.workdir / "int8.onnx"
+        # ORT's calibrators print their progress: the export shows its own.
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._quantize_static(out, Reader(), methods[method], keep, cache if cached else None)
+        quantized = onnx.load(str(out))
+        calibration = {"source": self.calibration_source, "frames": len(self.frames), "method": method}
+        return _finish(quantized, self.meta, "int8", Path(dst), self.src, calibration=calibration)
+
+    def _quantize_static(
+        self, out: Path, reader: Any, method: Any, keep: list[str], cache: Path | None
+    ) -> None:
+        """ONNX Runtime's static quantization of the prepared model (ranges from `cache` when it holds
+        them: each method calibrates once)."""
+        from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+        quantize_static(
+            str(self.prepared_path),
+            str(out),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8 if self.symmetric else QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=list(INT8_OPS),
+            nodes_to_exclude=keep,
+            calibrate_method=method,
+            extra_options={"ActivationSymmetric": self.symmetric, "WeightSymmetric": True},
+            use_external_data_format=self.big,
+            **({"calibration_cache_path": str(cache)} if cache is not None else {}),
+        )
+
+
+def _calibrate_methods() -> dict[str, Any]:
+    from onnxruntime.quantization import CalibrationMethod
+
+    return {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
 
 
 def int8_from_onnx(
@@ -205,69 +352,18 @@ def int8_from_onnx(
     calibration_source: str | None = None,
     batch: int = CALIBRATION_BATCH,
     symmetric: bool = False,
+    method: str = "minmax",
+    keep_fp32: Iterable[str] = (),
 ) -> Path:
-    """The int8 (QDQ) variant of an fp32 export, calibrated on `calibration` (uint8 H×W×3 frames).
-
-    Conv/MatMul weights are int8 per output channel, their activations uint8 with min/max calibrated
-    ranges (`symmetric`: int8 activations with symmetric ranges, the only form TensorRT builds); the
-    fp32 island, the convolutions reading the image and the one-channel heads (`edge_convs`), and every
-    other op stay float (ONNX Runtime fuses the QDQ pairs into integer kernels on the CPU).
-    """
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    model = _load(src)
-    meta = onnx_metadata(model)
-    if meta.get("precision") != "fp32":
-        raise ConfigError(f"{src} has precision {meta.get('precision')!r}; quantize the fp32 export instead")
-    input_name = model.graph.input[0].name
-    fixed = model.graph.input[0].type.tensor_type.shape.dim[0].dim_value  # 0 when the batch is symbolic
-    inner = FrameReader(calibration, input_name, fixed or batch, fixed=bool(fixed))
-
-    class Reader(CalibrationDataReader):  # ORT checks the base class
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return inner.get_next()
-
-    import onnx
-
-    from depthmask.export.onnx import PROTOBUF_LIMIT, save_onnx
-
-    big = model.ByteSize() > PROTOBUF_LIMIT  # such models travel as files with external data
+    """The int8 (QDQ) variant of an fp32 export, calibrated on `calibration` (uint8 H×W×3 frames) with
+    `method`, `keep_fp32` nodes left in float (see `Int8Recipe`)."""
     with tempfile.TemporaryDirectory(prefix="depthmask-int8-") as tmp:
-        named, pre, out = Path(tmp) / "named.onnx", Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
-        save_onnx(model, named)
-        # Shape inference and graph clean-up first, as ORT recommends before quantization; the island is
-        # found on the result, whose node names the quantizer sees.
-        quant_pre_process(
-            str(named),
-            str(pre),
-            skip_symbolic_shape=True,
-            save_as_external_data=big,
-            all_tensors_to_one_file=True,
+        recipe = Int8Recipe(
+            src,
+            calibration,
+            Path(tmp),
+            calibration_source=calibration_source,
+            batch=batch,
+            symmetric=symmetric,
         )
-        prepared = _load(pre)
-        save_onnx(prepared, pre)
-        quantize_static(
-            str(pre),
-            str(out),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=list(INT8_OPS),
-            nodes_to_exclude=sorted(fp32_island(prepared) | edge_convs(prepared)),
-            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
-            use_external_data_format=big,
-        )
-        if inner.count == 0:
-            raise ConfigError(f"calibration source {calibration_source!r} gave no frames")
-        quantized = onnx.load(str(out))
-    return _finish(
-        quantized,
-        meta,
-        "int8",
-        Path(dst),
-        src,
-        calibration={"source": calibration_source, "frames": inner.count, "method": "minmax"},
-    )
+        return recipe.quantize(dst, method=method, keep_fp32=keep_fp32)

@@ -27,6 +27,7 @@ import numpy as np
 
 from depthmask.contract.metadata import read_onnx_metadata
 from depthmask.contract.sidecar import engine_metadata, write_sidecar
+from depthmask.contract.spec import INPUT_NAME, REGIONS_NAME
 from depthmask.errors import ConfigError, ContractError, MissingDependencyError, module_available
 from depthmask.export.config import ExportConfig
 
@@ -79,6 +80,23 @@ def profile_shapes(
     if not 1 <= lo <= opt <= hi:
         raise ConfigError(f"--batch-profile needs 1 ≤ min ≤ opt ≤ max, got {lo},{opt},{hi}")
     return (lo, height, width, 3), (opt, height, width, 3), (hi, height, width, 3)
+
+
+def input_profiles(
+    batch_profile: tuple[int, int, int], height: int, width: int, max_regions: int | None = None
+) -> dict[str, tuple[tuple[int, ...], ...]]:
+    """(min, opt, max) shapes per input of the engine's optimization profile: `frames` by the batch
+    profile, and for a region graph `regions` from 1 map to `max_regions` (at the same batches)."""
+    frames = profile_shapes(batch_profile, height, width)
+    profiles: dict[str, tuple[tuple[int, ...], ...]] = {INPUT_NAME: frames}
+    if max_regions is not None:
+        if isinstance(max_regions, bool) or not isinstance(max_regions, int) or max_regions < 1:
+            raise ConfigError(f"an engine's region maps must be a positive number, got {max_regions!r}")
+        maps = (1, max_regions, max_regions)
+        profiles[REGIONS_NAME] = tuple(
+            (shape[0], m, height, width) for shape, m in zip(frames, maps, strict=True)
+        )
+    return profiles
 
 
 def device_record(device: int = 0) -> dict[str, str]:
@@ -137,14 +155,20 @@ def check_qdq_for_tensorrt(model: Any, source: str | Path) -> int:
 
 
 def _qdq_from_onnx(
-    onnx_path: Path, calibration: Iterable[np.ndarray], source: str | None, out_dir: Path
+    onnx_path: Path,
+    calibration: Iterable[np.ndarray],
+    source: str | None,
+    out_dir: Path,
+    keep_fp32: Iterable[str] = (),
+    method: str = "minmax",
 ) -> Path:
     """The calibrated QDQ (int8) variant of the fp32 export, quantized the way TensorRT needs."""
     from depthmask.export.precision import int8_from_onnx
 
     return int8_from_onnx(
-        onnx_path, out_dir / "int8-qdq.onnx", calibration, calibration_source=source, symmetric=True
-    )
+        onnx_path, out_dir / "int8-qdq.onnx", calibration, calibration_source=source, symmetric=True,
+        method=method, keep_fp32=keep_fp32,
+    )  # fmt: skip
 
 
 def _timing_cache(config: Any, path: Path) -> Any:
@@ -185,11 +209,15 @@ def engine_from_onnx(
     engine_path: str | Path | None = None,
     *,
     calibration: Iterable[np.ndarray] | None = None,
+    keep_fp32: Iterable[str] = (),
+    method: str = "minmax",
 ) -> Path:
     """Build a TensorRT engine from an fp32 ONNX export at `cfg.precision`; write it and its sidecar.
 
     `calibration` (uint8 H×W×3 frames) is required for int8: the fp32 export is quantized to QDQ on them
-    and TensorRT builds the QDQ graph (explicit quantization). Returns the engine's path.
+    (ranges by `method`) and TensorRT builds the QDQ graph (explicit quantization). `keep_fp32` (ONNX
+    node names, from `--fallback auto`) stay unquantized and are pinned to fp32 by layer precision
+    constraints, as the fp32 island is. Returns the engine's path.
     """
     trt = import_tensorrt()
     onnx_path = Path(onnx_path)
@@ -197,14 +225,18 @@ def engine_from_onnx(
     meta = read_onnx_metadata(onnx_path)
     if meta.get("precision") != "fp32":
         raise ContractError(f"{onnx_path} is {meta.get('precision')}; build engines from the fp32 export")
-    shapes = profile_shapes(cfg.profile, meta["input"]["height"], meta["input"]["width"])
+    regions = meta.get("regions")
+    shapes = input_profiles(
+        cfg.profile, meta["input"]["height"], meta["input"]["width"], regions["max"] if regions else None
+    )
+    keep = set(keep_fp32)
     if cfg.precision != "int8":
-        return _build(trt, onnx_path, onnx_path, cfg, engine_path, meta, shapes)
+        return _build(trt, onnx_path, onnx_path, cfg, engine_path, meta, shapes, keep)
     if calibration is None:
         raise ContractError("an int8 engine needs calibration frames (--calibration SOURCE)")
     with tempfile.TemporaryDirectory(prefix="depthmask-trt-int8-") as tmp:
-        qdq = _qdq_from_onnx(onnx_path, calibration, cfg.calibration, Path(tmp))
-        return _build(trt, onnx_path, qdq, cfg, engine_path, meta, shapes)
+        qdq = _qdq_from_onnx(onnx_path, calibration, cfg.calibration, Path(tmp), keep, method)
+        return _build(trt, onnx_path, qdq, cfg, engine_path, meta, shapes, keep)
 
 
 def _build(
@@ -214,9 +246,11 @@ def _build(
     cfg: ExportConfig,
     engine_path: Path,
     meta: dict[str, Any],
-    shapes: tuple[tuple[int, ...], ...],
+    shapes: dict[str, tuple[tuple[int, ...], ...]],
+    keep_fp32: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Path:
-    """Parse `parse_path` (the fp32 export, or its QDQ variant for int8), build, write engine + sidecar."""
+    """Parse `parse_path` (the fp32 export, or its QDQ variant for int8), build, write engine + sidecar;
+    the fp32 island and `keep_fp32` are pinned to fp32."""
     import onnx
 
     from depthmask.export.precision import fp32_island
@@ -224,7 +258,7 @@ def _build(
     model = onnx.load(str(parse_path), load_external_data=False)
     if cfg.precision == "int8":
         check_qdq_for_tensorrt(model, parse_path)
-    island = fp32_island(model)
+    island = fp32_island(model) | keep_fp32
     island_tensors = {o for n in model.graph.node if n.name in island for o in n.output}
 
     logger = trt.Logger(trt.Logger.WARNING)
@@ -234,15 +268,15 @@ def _build(
     if not parser.parse_from_file(str(parse_path)):  # from the file: external data is found beside it
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ContractError(f"TensorRT's ONNX parser rejected {parse_path}: {errors}")
-    if network.num_inputs != 1:
-        names = [network.get_input(i).name for i in range(network.num_inputs)]
-        raise ContractError(f"{onnx_path}: expected one input 'frames', TensorRT sees {names}")
-    input_name = network.get_input(0).name
+    names = [network.get_input(i).name for i in range(network.num_inputs)]
+    if names != list(shapes):
+        raise ContractError(f"{onnx_path}: expected inputs {list(shapes)}, TensorRT sees {names}")
 
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(cfg.workspace_gib * (1 << 30)))
     profile = builder.create_optimization_profile()
-    profile.set_shape(input_name, *shapes)
+    for name, (lo_shape, opt_shape, hi_shape) in shapes.items():
+        profile.set_shape(name, lo_shape, opt_shape, hi_shape)
     config.add_optimization_profile(profile)
 
     flags = []
@@ -258,12 +292,16 @@ def _build(
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         flags.append("OBEY_PRECISION_CONSTRAINTS")
         pinned = _constrain_fp32(trt, network, island, island_tensors)
-        log.info("pinned %d layers to fp32 (mask sigmoid and statistics)", pinned)
+        log.info(
+            "pinned %d layers to fp32 (mask sigmoid, statistics, %d kept by --fallback)",
+            pinned,
+            len(keep_fp32),
+        )
 
     timing_path = cfg.timing_cache or engine_path.with_name(engine_path.name + ".timing-cache")
     _timing_cache(config, timing_path)
     serialized = builder.build_serialized_network(network, config)
-    lo, opt, hi = (s[0] for s in shapes)
+    lo, opt, hi = (s[0] for s in shapes[INPUT_NAME])
     if serialized is None:
         raise ContractError(
             f"TensorRT could not build an engine from {parse_path} (precision {cfg.precision}, batch "
@@ -286,6 +324,8 @@ def _build(
     side.update(device_record(0))
     if cfg.precision == "int8":
         side["calibration"] = read_onnx_metadata(parse_path).get("calibration")  # source, frames, method
+    if keep_fp32:
+        side["fallback"] = {"kept_fp32": sorted(keep_fp32)}  # pinned by layer precision constraints
     write_sidecar(engine_path, side, source=onnx_path)
     return engine_path
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from depthmask.contract.hashing import sha256_of
 from depthmask.runtime.config import RunConfig
 from depthmask.runtime.sinks.audit import write_json_atomic
 
@@ -21,14 +22,17 @@ MARKER_VERSION = 1
 # do not: they change how fast, not what).
 RECORD_SETTINGS = (
     "backend", "batch", "policy", "save", "fit", "precision", "depth_range", "depth_net", "max_frames",
-    "overlay_width", "jump_iou",
+    "overlay_width", "jump_iou", "roi", "roi_file",
 )  # fmt: skip
 
 
 def record_settings(run: RunConfig) -> dict[str, Any]:
-    """The settings a marker is matched on."""
+    """The settings a marker is matched on (a region file by its content too: edited boxes redo a drive)."""
     d = run.to_dict()
-    return json.loads(json.dumps({k: d[k] for k in RECORD_SETTINGS}))  # as the marker reads back
+    settings = {k: d[k] for k in RECORD_SETTINGS}
+    if run.roi_file is not None and run.roi_file.is_file():
+        settings["roi_file_sha256"] = sha256_of(run.roi_file)
+    return json.loads(json.dumps(settings))  # as the marker reads back
 
 
 def write_marker(folder: Path, spec: str, model_sha256: str, run: RunConfig, extra: dict[str, Any]) -> dict:

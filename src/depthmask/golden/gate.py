@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from depthmask.contract.constants import GATE_MAX_ABS_REL, GATE_MIN_IOU
 from depthmask.errors import ConfigError, MissingDependencyError, closest, shown
 
 
@@ -16,8 +17,8 @@ from depthmask.errors import ConfigError, MissingDependencyError, closest, shown
 class GateLimits:
     """Pass/fail limits (None: not gated). Depth abs_rel covers `depth` and `depth_masked`."""
 
-    max_abs_rel: float | None = 0.01
-    min_iou: float | None = 0.95
+    max_abs_rel: float | None = GATE_MAX_ABS_REL
+    min_iou: float | None = GATE_MIN_IOU
     max_p99_ms: float | None = None
     min_fps: float | None = None
 

@@ -5,6 +5,11 @@ NHWC → NCHW. G's mask multiplies the *normalised* image, so a masked-out pixel
 colour (as in the paper). In `audit` mode N runs once on the concatenated batch [I; I ⊗ M], then the
 result is split in two. Names, modes and stats columns come from `depthmask.contract.spec`.
 
+An audit graph built with `regions=True` also takes float32 weight maps [B, R, H, W] (contract
+`REGIONS_NAME`): map 0 is the frame's content (0 on letterbox padding) and restricts every statistic to
+it; each map also gets its own row of `region_stats` (the share of the mask's mass inside it, the
+fidelity inside it, …). R is symbolic like the batch.
+
 Every size inside comes from tensor shapes or from the (fixed) spatial size, never from the batch, so an
 export keeps the batch axis symbolic.
 """
@@ -16,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION, FID_MIN_DEPTH, IMAGENET_MEAN, IMAGENET_STD
-from depthmask.contract.spec import CHANNEL_ORDERS, STATS_COLUMNS, GraphSpec, graph_spec
+from depthmask.contract.spec import CHANNEL_ORDERS, REGION_COLUMNS, STATS_COLUMNS, GraphSpec, graph_spec
 from depthmask.errors import ConfigError
 
 # Bisection steps of the far-pixel threshold: 32 halvings take any fp32 depth range down to adjacent
@@ -47,15 +52,22 @@ class Preprocess(nn.Module):
         return (x / 255.0 - self.mean) / self.std
 
 
-def far_pixels(depth: torch.Tensor, fraction: float = FAR_FRACTION) -> torch.Tensor:
-    """0/1 float [B, P]: the `fraction` of each row's pixels with the largest depth (at least one).
+def far_pixels(
+    depth: torch.Tensor, fraction: float = FAR_FRACTION, content: torch.Tensor | None = None
+) -> torch.Tensor:
+    """0/1 float [B, P]: the `fraction` of each row's pixels with the largest depth (at least one);
+    with a 0/1 `content` [B, P], the fraction of the content pixels, chosen among them.
 
     The k-th largest value is found by bisection (compare, count, select) rather than `topk`/`sort`:
     TensorRT's TopK takes k ≤ 3840, and 20 % of a 228×304 mask is 13,862 pixels. The result equals
     topk's selection except among exactly tied depths, which are all kept.
     """
-    k = max(1, round(fraction * int(depth.shape[1])))  # from the fixed pixel count, never the batch
     lo = depth.amin(1, keepdim=True) - 1.0  # count(depth > lo) ≥ k
+    if content is None:
+        k: torch.Tensor | int = max(1, round(fraction * int(depth.shape[1])))  # never from the batch
+    else:
+        k = torch.round(fraction * content.sum(1, keepdim=True)).clamp_min(1.0)
+        depth = torch.where(content > 0, depth, lo)  # padding is never among the farthest
     hi = depth.amax(1, keepdim=True)  # count(depth > hi) = 0 < k
     for _ in range(THRESHOLD_STEPS):
         mid = (lo + hi) * 0.5
@@ -63,6 +75,13 @@ def far_pixels(depth: torch.Tensor, fraction: float = FAR_FRACTION) -> torch.Ten
         lo = torch.where(enough, mid, lo)
         hi = torch.where(enough, hi, mid)
     return (depth > lo).to(depth.dtype)
+
+
+def _mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the last axis, weighted where `weight` (same shape) is given."""
+    if weight is None:
+        return x.mean(-1)
+    return (x * weight).sum(-1) / weight.sum(-1).clamp_min(1e-12)
 
 
 class AuditStats(nn.Module):
@@ -80,30 +99,78 @@ class AuditStats(nn.Module):
         self.epsilon = float(epsilon)
         self.far_fraction = float(far_fraction)
 
-    def forward(self, mask: torch.Tensor, depth: torch.Tensor, depth_masked: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        mask: torch.Tensor,
+        depth: torch.Tensor,
+        depth_masked: torch.Tensor,
+        content: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """`content` [B, 1, H, W] (0/1 at the mask's size) restricts every column to the frame's content."""
         mask, depth, depth_masked = mask.float(), depth.float(), depth_masked.float()
         m = mask.flatten(1)
         y, yh = depth.flatten(1), depth_masked.flatten(1)
+        v = content.flatten(1) if content is not None else None
+        v_depth = at_size(content, depth).flatten(1) if content is not None else None
         far_depth = F.interpolate(depth, size=mask.shape[-2:], mode="bilinear", align_corners=False)
-        far = far_pixels(far_depth.flatten(1), self.far_fraction)
+        far = far_pixels(far_depth.flatten(1), self.far_fraction, v)
+        mass = m * v if v is not None else m
         diff = y - yh
         columns = {
-            "mask_mean": m.mean(1),
-            "mask_keep": (m > self.epsilon).float().mean(1),
-            "fid_rmse": (diff * diff).mean(1).sqrt(),
-            "fid_abs_rel": (diff.abs() / y.clamp_min(FID_MIN_DEPTH)).mean(1),
-            "far_attention": (m * far).sum(1) / m.sum(1).clamp_min(1e-12),
-            "depth_mean": y.mean(1),
-            "depth_masked_mean": yh.mean(1),
+            "mask_mean": _mean(m, v),
+            "mask_keep": _mean((m > self.epsilon).float(), v),
+            "fid_rmse": _mean(diff * diff, v_depth).sqrt(),
+            "fid_abs_rel": _mean(diff.abs() / y.clamp_min(FID_MIN_DEPTH), v_depth),
+            "far_attention": (mass * far).sum(1) / mass.sum(1).clamp_min(1e-12),
+            "depth_mean": _mean(y, v_depth),
+            "depth_masked_mean": _mean(yh, v_depth),
         }
         return torch.stack([columns[c] for c in self.columns], dim=1)
+
+
+def at_size(weights: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Weight maps [B, R, H, W] resized (bilinear) to `like`'s spatial size, e.g. N's output."""
+    if tuple(weights.shape[-2:]) == tuple(like.shape[-2:]):
+        return weights
+    return F.interpolate(weights, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class RegionStats(nn.Module):
+    """Per-map statistics [B, R, K], columns `REGION_COLUMNS`, in float32. Each map is restricted to the
+    frame's content (map 0), so map 0's row is the whole frame: its mask_share is 1."""
+
+    columns = REGION_COLUMNS
+
+    def __init__(self, epsilon: float = EPSILON) -> None:
+        super().__init__()
+        self.epsilon = float(epsilon)
+
+    def forward(
+        self, mask: torch.Tensor, depth: torch.Tensor, depth_masked: torch.Tensor, regions: torch.Tensor
+    ) -> torch.Tensor:
+        mask, depth, depth_masked = mask.float(), depth.float(), depth_masked.float()
+        w = (regions * regions[:, :1]).flatten(2)  # [B, R, P] at the mask's size
+        w_depth = at_size(regions * regions[:, :1], depth).flatten(2)  # [B, R, p] at N's output size
+        m = mask.flatten(1).unsqueeze(1)  # [B, 1, P]
+        y, yh = depth.flatten(1).unsqueeze(1), depth_masked.flatten(1).unsqueeze(1)
+        mass = (m * w).sum(-1)
+        columns = {
+            "area": w.sum(-1) / w[:, :1].sum(-1).clamp_min(1e-12),
+            "mask_share": mass / mass[:, :1].clamp_min(1e-12),
+            "mask_mean": _mean(m, w),
+            "mask_keep": _mean((m > self.epsilon).float(), w),
+            "fid_abs_rel": _mean((y - yh).abs() / y.clamp_min(FID_MIN_DEPTH), w_depth),
+            "depth_mean": _mean(y, w_depth),
+        }
+        return torch.stack([columns[c] for c in self.columns], dim=-1)
 
 
 class AuditGraph(nn.Module):
     """N and G fused: uint8 frames → the mode's outputs (a tuple in `spec.outputs` order).
 
     `mask`: M = G(I). `masked`: M and Ŷ = N(I ⊗ M). `audit`: M, Y = N(I), Ŷ and the stats; N runs once on
-    [I; I ⊗ M]. Both networks are frozen and in eval mode (BatchNorm running statistics).
+    [I; I ⊗ M]. Both networks are frozen and in eval mode (BatchNorm running statistics). `regions=True`
+    (audit only) adds the `regions` input and the `region_stats` output.
     """
 
     def __init__(
@@ -117,9 +184,10 @@ class AuditGraph(nn.Module):
         far_fraction: float = FAR_FRACTION,
         input_size: tuple[int, int] | None = None,
         provenance: dict | None = None,
+        regions: bool = False,
     ) -> None:
         super().__init__()
-        self.spec: GraphSpec = graph_spec(mode)
+        self.spec: GraphSpec = graph_spec(mode, regions=regions)
         if depth_net is None and mode != "mask":
             raise ConfigError(f"mode {mode!r} runs the depth net N; name one (only mode 'mask' runs G alone)")
         self.mode = mode
@@ -131,6 +199,7 @@ class AuditGraph(nn.Module):
         # In mask mode N is not part of the graph (its weights would only bloat the file).
         self.depth_net = depth_net if mode != "mask" else None
         self.stats = AuditStats(epsilon, far_fraction) if mode == "audit" else None
+        self.region_stats = RegionStats(epsilon) if regions else None
         # The frame size (H, W) the graph is exported and run at, and where its weights came from
         # (`Provenance.to_dict()` per network), as recorded in an artefact's metadata.
         self.input_size = (int(input_size[0]), int(input_size[1])) if input_size is not None else None
@@ -139,7 +208,16 @@ class AuditGraph(nn.Module):
         for p in self.parameters():
             p.requires_grad_(False)
 
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    @property
+    def regions(self) -> bool:
+        """Whether the graph takes the `regions` weight maps."""
+        return self.spec.regions
+
+    def forward(self, frames: torch.Tensor, regions: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        if regions is not None and not self.spec.regions:
+            raise ConfigError("this graph takes no region maps; build it with AuditGraph(..., regions=True)")
+        if self.spec.regions and regions is None:  # the whole frame: one map of ones
+            regions = torch.ones_like(frames[..., 0], dtype=torch.float32).unsqueeze(1)
         x = self.preprocess(frames)
         mask = self.mask_net(x)
         if self.mode == "mask":
@@ -150,9 +228,13 @@ class AuditGraph(nn.Module):
         # One pass of N over [I; I ⊗ M]; unflatten by the constant 2 keeps the batch symbolic.
         both = self.depth_net(torch.cat([x, masked], dim=0))
         depth, depth_masked = both.unflatten(0, (2, -1)).unbind(0)
-        return mask, depth, depth_masked, self.stats(mask, depth, depth_masked)
+        if self.region_stats is None or regions is None:
+            return mask, depth, depth_masked, self.stats(mask, depth, depth_masked)
+        regions = regions.float()
+        stats = self.stats(mask, depth, depth_masked, regions[:, :1])
+        return mask, depth, depth_masked, stats, self.region_stats(mask, depth, depth_masked, regions)
 
     @torch.no_grad()
-    def named(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+    def named(self, frames: torch.Tensor, regions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Run the graph; outputs by name."""
-        return dict(zip(self.spec.outputs, self(frames), strict=True))
+        return dict(zip(self.spec.outputs, self(frames, regions), strict=True))

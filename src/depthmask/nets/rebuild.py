@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from depthmask.contract.constants import FAR_FRACTION
-from depthmask.contract.metadata import recorded_path
+from depthmask.contract.metadata import has_regions, recorded_path
 from depthmask.errors import CheckpointError, ConfigError, ContractError
 from depthmask.nets.graph import AuditGraph
 from depthmask.nets.models.byo import require_named_by_user
@@ -138,4 +138,5 @@ def graph_from_metadata(
         far_fraction=meta.get("far_fraction", FAR_FRACTION),
         input_size=(meta["input"]["height"], meta["input"]["width"]),
         provenance=dict(records),
+        regions=has_regions(meta),
     )

@@ -203,6 +203,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None, shown_as
         _cards(summary),
         _mask_section(run_dir, summary),  # where G looks: the audit's first answer
         _time_series(records, summary),
+        _regions_section(summary),
         _latency_section(summary, records),
         _samples_section(run_dir, summary),
         _video_section(run_dir, summary),
@@ -544,6 +545,45 @@ def _age_table(summary: dict[str, Any]) -> str:
     table = _stats_table(rows, ("p50", "p90", "p99", "max"))
     return (
         f"<h3>Frame age</h3><p class='note'>How old a frame is, from its capture.</p>{table}" if table else ""
+    )
+
+
+def _regions_section(summary: dict[str, Any]) -> str:
+    """Per region (--roi, --roi-file): how much of the mask's mass lies inside against how much of the
+    frame it covers, and the fidelity inside; empty when the run audited no regions."""
+    regions = summary.get("regions") or {}
+    if not regions:
+        return ""
+    rows = []
+    for name, r in regions.items():
+        mean = {
+            k: _stat(r.get(k), "mean")
+            for k in ("area", "mask_share", "mask_keep", "fid_abs_rel", "depth_mean")
+        }
+        area, share = mean["area"], mean["mask_share"]
+        density = share / area if area and share is not None else None
+        cells = [
+            str(r.get("frames", "–")), _num(area, 3), _num(share, 3), _num(density, 2),
+            _num(mean["mask_keep"], 3), _num(mean["fid_abs_rel"], 4), _num(mean["depth_mean"], 2),
+        ]  # fmt: skip
+        body = "".join(f"<td class='num'>{escape(c)}</td>" for c in cells)
+        rows.append(f"<tr><td>{escape(str(name))}</td>{body}</tr>")
+    head = (
+        "<tr><th>region</th><th>frames</th><th>area</th><th>mask share</th><th>share ÷ area</th>"
+        "<th>mask_keep inside</th><th>fid_abs_rel inside</th><th>depth inside (m)</th></tr>"
+    )
+    over = summary.get("regions_over") or 0
+    note = (
+        f"<p class='warn'>{over} frames had more boxes than the engine takes; the rest are named in their "
+        "records (regions_over).</p>"
+        if over
+        else ""
+    )
+    return (
+        "<section><h2>Regions</h2><p>Means over the frames. <em>Mask share</em> is the share of G's mask "
+        "mass inside the region; divided by the region's share of the frame, above 1 means N's depth "
+        "rests on the region more than its size alone would say, below 1 that it rests on context "
+        f"around it.</p><table>{head}{''.join(rows)}</table>{note}</section>"
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from depthmask.contract.fidelity import compare_depth, mask_iou
+from depthmask.contract.fidelity import FidelityGate
 from depthmask.contract.hashing import sha256_of
 from depthmask.environment import fingerprint, native_precision
 from depthmask.errors import ConfigError, module_available
@@ -39,15 +39,8 @@ PROBE_SECONDS = 1.0
 CACHE_FILE = "backend-auto.json"
 
 
-@dataclass(frozen=True)
-class Gate:
-    """How far a faster path's outputs may stray from the reference's."""
-
-    max_abs_rel: float = 0.01  # depth and masked depth, relative
-    min_iou: float = 0.95  # masks M > ε
-
-
-DEFAULT_GATE = Gate()
+Gate = FidelityGate  # the name the bench and the tests use
+DEFAULT_GATE = FidelityGate()
 
 
 @dataclass(frozen=True)
@@ -208,15 +201,11 @@ def _probe(
                 "the reference: the file as exported, on ONNX Runtime" if len(options) > 1 else None
             )
             continue
-        depths = [k for k in ("depth", "depth_masked") if k in ref_out]  # N(I) and N(I ⊗ M) alike
-        probe.abs_rel = round(max(compare_depth(ref_out[k], out[k])["abs_rel"] for k in depths), 5)
-        probe.mask_iou = round(mask_iou(ref_out["mask"], out["mask"]), 4)
-        probe.passed = probe.abs_rel <= gate.max_abs_rel and probe.mask_iou >= gate.min_iou
+        fidelity = gate.measure(ref_out, out)
+        probe.abs_rel, probe.mask_iou = round(fidelity.abs_rel, 5), round(fidelity.mask_iou, 4)
+        probe.passed = fidelity.passed
         if not probe.passed:
-            probe.reason = (
-                f"outside the gate (abs_rel ≤ {gate.max_abs_rel:.2%}, mask IoU ≥ {gate.min_iou:g}): "
-                f"abs_rel {probe.abs_rel:.2%}, IoU {probe.mask_iou:.3f}"
-            )
+            probe.reason = f"outside the gate ({gate.describe()}): {fidelity.describe()}"
     best = max((p for p in probes if p.passed), key=lambda p: p.frames_per_s or 0.0)
     picked = next(c for c in options if c.label == best.label)
     base = probes[0].frames_per_s or 0.0

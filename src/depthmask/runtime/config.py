@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from depthmask.contract.constants import ATTENTION_JUMP_IOU
 from depthmask.errors import ConfigError, closest
+from depthmask.runtime.regions import Box, unique
 from depthmask.settings import check_choice
 from depthmask.sources.fit import FITS
 
@@ -50,6 +51,8 @@ class RunConfig:
     overlay_width: int = 1280  # overlay, samples and report pictures: the frame's own size, at most this wide
     exist_ok: bool = False  # write into `out` even when it holds an earlier run (else out2, out3, …)
     jump_iou: float = ATTENTION_JUMP_IOU  # flag attention_jump where mask_iou_prev falls below it (0: never)
+    roi: tuple[Box, ...] = ()  # boxes (source pixels) audited on every frame; needs a region graph
+    roi_file: Path | None = None  # per-frame boxes (JSONL), e.g. a detector's; needs a region graph
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -75,6 +78,9 @@ class RunConfig:
             )
         if self.max_frames is not None:
             _bounded("--max-frames", self.max_frames, 1, MAX_FRAMES)
+        if not all(isinstance(b, Box) for b in self.roi):
+            raise ConfigError(f"--roi takes NAME=X0,Y0,X1,Y1 boxes, got {self.roi!r}")
+        unique(self.roi, "--roi")
         check_choice("--policy", self.policy, POLICIES, optional=True)
         check_choice("--fit", self.fit, FITS)
         check_choice("--precision", self.precision, PRECISIONS, optional=True)
@@ -95,6 +101,8 @@ class RunConfig:
         """JSON-ready settings (for summary.json)."""
         d = asdict(self)
         d["model"], d["out"], d["save"] = str(self.model), str(self.out), sorted(self.save)
+        d["roi"] = {b.name: b.to_list() for b in self.roi}
+        d["roi_file"] = str(self.roi_file) if self.roi_file is not None else None
         return d
 
 

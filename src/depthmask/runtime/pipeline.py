@@ -21,9 +21,11 @@ import cv2
 import numpy as np
 
 from depthmask.contract.constants import ATTENTION_JUMP_IOU
+from depthmask.contract.spec import REGION_COLUMNS, REGION_STATS_NAME
 from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.buffer import FrameBuffer
 from depthmask.runtime.records import Item, Result
+from depthmask.runtime.regions import RegionPlan, region_maps, stack_maps
 from depthmask.runtime.signals import deferred, received
 from depthmask.runtime.sinks.base import Sink
 from depthmask.runtime.temporal import AttentionTracker
@@ -60,6 +62,7 @@ class PipelineOptions:
     max_frames: int | None = None  # per source; the source is then left unread, as if it had ended
     display_width: int | None = None  # keep each frame at its own aspect, at most this wide (overlays)
     jump_iou: float = ATTENTION_JUMP_IOU  # flag attention_jump when a mask's IoU with the last is below it
+    regions: RegionPlan | None = None  # boxes to audit (a region graph); None: the frame's content alone
 
 
 @dataclass
@@ -85,6 +88,21 @@ class PipelineReport:
     def frames(self) -> int:
         """Frames read (one result each)."""
         return sum(self.counts.values())
+
+
+def region_rows(item: Item, rows: np.ndarray) -> list[dict[str, Any]]:
+    """One frame's `region_stats` [R, K] as a record per box (map 0, the frame itself, is the record's
+    own stats). A box the model does not see (cropped away) has area 0 and no statistics (null)."""
+    out = []
+    for box, row in zip(item.boxes, rows[1:], strict=False):
+        values = dict(zip(REGION_COLUMNS, (float(v) for v in row), strict=True))
+        seen = values["area"] > 0
+        out.append({
+            "name": box.name,
+            "box": box.to_list(),
+            **{k: v if seen or k == "area" else float("nan") for k, v in values.items()},
+        })  # fmt: skip
+    return out
 
 
 class Pipeline:
@@ -113,6 +131,10 @@ class Pipeline:
         self._writer_error: BaseException | None = None
         self.tracker = AttentionTracker(options.jump_iou)
         self._batch_id = 0
+        # A region graph gets every frame's content map (letterbox padding is left out of its statistics)
+        # and the boxes; an engine takes at most `max_maps` maps a frame (None: any number).
+        self.region_graph = backend.info.max_regions is not None
+        self.max_maps: int | None = getattr(backend, "max_maps", None)
 
     # -- readers -------------------------------------------------------------------------------------
     def _read(self, index: int, source: Source) -> None:
@@ -168,9 +190,18 @@ class Pipeline:
             item.input = fit_frame(image, info.height, info.width, self.options.fit)
             shape = image.shape[:2]
             self.report.source_sizes.setdefault(source_id, shape)
-            if self.options.display_width is not None:
+            if self.options.display_width is not None or self.region_graph:
                 item.placement = placement(shape, info.height, info.width, self.options.fit)
+            if self.options.display_width is not None:
                 item.display = display_copy(image, self.options.display_width)
+            if self.region_graph:
+                assert item.placement is not None
+                plan = self.options.regions
+                boxes = plan.boxes_for(source_id, frame.index) if plan is not None else ()
+                if self.max_maps is not None and len(boxes) >= self.max_maps:
+                    item.boxes_over = tuple(b.name for b in boxes[self.max_maps - 1 :])
+                    boxes = boxes[: self.max_maps - 1]
+                item.boxes, item.regions = boxes, region_maps(boxes, item.placement)
         except Exception as exc:  # any frame the fit cannot take is that frame's record
             item.error = (
                 f"{source_id}: frame {frame.index} could not be fitted to {info.width}×{info.height} "
@@ -206,8 +237,9 @@ class Pipeline:
         batch_id = self._batch_id
         self._batch_id += 1
         frames = np.stack([it.input for it in good])
+        regions = stack_maps([it.regions for it in good]) if self.region_graph else None
         t0 = time.perf_counter()
-        outputs = self.backend.infer(frames)
+        outputs = self.backend.infer(frames, regions) if regions is not None else self.backend.infer(frames)
         t1 = time.perf_counter()
         infer_ms = (t1 - t0) * 1e3
         self.report.infer_ms.append(infer_ms)
@@ -215,12 +247,15 @@ class Pipeline:
         self.report.batches += 1
         columns = self.backend.info.stats_columns
         stats = outputs.get("stats")
+        region_stats = outputs.pop(REGION_STATS_NAME, None)
         results = []
         for k, it in enumerate(good):
             it.t_infer = (t0, t1)
             per = {name: arr[k] for name, arr in outputs.items()}
             st = {c: float(stats[k, j]) for j, c in enumerate(columns)} if stats is not None else {}
-            results.append(Result(it, "ok", outputs=per, stats=st, batch=batch_id))
+            rows = region_rows(it, region_stats[k]) if region_stats is not None else []
+            results.append(Result(it, "ok", outputs=per, stats=st, batch=batch_id, regions=rows))
+            it.regions = None  # the maps are not kept past inference
         for res in results:
             self.out.put(res)
             # Handed on (results are in `good`'s order): an interrupt from here on must not record

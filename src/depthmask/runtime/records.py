@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 from depthmask.contract.constants import MASK_EMPTY_KEEP, MASK_FULL_KEEP
+from depthmask.runtime.regions import Box
 from depthmask.sources.base import Frame
 from depthmask.sources.fit import Placement
 
@@ -28,6 +29,9 @@ class Item:
     placement: Placement | None = None  # where the model's input lies in the source frame
     t_ready: float | None = None  # perf_counter when the input was fitted (then it queues for a batch)
     t_infer: tuple[float, float] | None = None  # perf_counter at the start and end of its batch's inference
+    regions: np.ndarray | None = None  # a region graph's maps [1 + boxes, H, W] (content, then each box)
+    boxes: tuple[Box, ...] = ()  # the boxes of maps 1…
+    boxes_over: tuple[str, ...] = ()  # boxes beyond what the engine takes a frame (named in the record)
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Result:
     stats: dict[str, float] = field(default_factory=dict)
     batch: int | None = None
     host_flags: list[str] = field(default_factory=list)  # set on the host after inference (attention_jump)
+    regions: list[dict[str, Any]] = field(default_factory=list)  # per box: name, box, region_stats' columns
 
     @property
     def frame(self) -> Frame:
@@ -77,6 +82,13 @@ class Result:
             rec[k] = None if k == "far_attention" and "mask_empty" in flags else _finite(v)
         if flags:
             rec["flags"] = flags
+        if self.regions:
+            rec["regions"] = [
+                {k: _finite(v) if isinstance(v, float) else v for k, v in region.items()}
+                for region in self.regions
+            ]
+        if item.boxes_over:
+            rec["regions_over"] = list(item.boxes_over)
         rec["latency_ms"] = _ms(t_written - item.t_read)
         rec["batch"] = self.batch
         timings = dict(item.timings)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from depthmask.contract import exits
 from depthmask.contract.constants import MASK_EMPTY_KEEP, MASK_FULL_KEEP
+from depthmask.contract.model_info import ModelInfo
 from depthmask.environment import fingerprint
 from depthmask.errors import ConfigError, OutputError
 from depthmask.runtime.backends import backend_name_for, create_backend
@@ -21,6 +22,7 @@ from depthmask.runtime.config import RunConfig
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.pipeline import Pipeline, PipelineOptions, PipelineReport
 from depthmask.runtime.records import Result
+from depthmask.runtime.regions import RegionPlan, read_region_file
 from depthmask.runtime.signals import deferred, interruptible, received
 from depthmask.runtime.sinks.audit import AuditLogSink, write_json_atomic
 from depthmask.runtime.sinks.base import Sink
@@ -92,6 +94,7 @@ def _run_deferring(
         if loaded is None:
             backend.load()
         info = backend.info
+        plan = region_plan(cfg, info)
         backend_description = backend.describe()  # while loaded: providers, device, threads in use
         ids = [s.source_id for s in sources]
         policies = [cfg.policy or s.default_policy for s in sources]
@@ -124,7 +127,7 @@ def _run_deferring(
         pictures = cfg.show or bool({"video", "samples"} & cfg.save)
         options = PipelineOptions(
             cfg.batch, cfg.max_wait_ms, cfg.buffer, cfg.realtime, cfg.fit, max_frames=cfg.max_frames,
-            display_width=cfg.overlay_width if pictures else None, jump_iou=cfg.jump_iou,
+            display_width=cfg.overlay_width if pictures else None, jump_iou=cfg.jump_iou, regions=plan,
         )  # fmt: skip
         t0 = time.time()
         pipeline = Pipeline(sources, policies, backend, sinks, options, on_result)
@@ -152,7 +155,9 @@ def _run_deferring(
         "out": str(out),
         "source_sizes": {sid: list(hw) for sid, hw in report.source_sizes.items()},  # (h, w) decoded
         "warnings": [
-            *aspect_warnings(report.source_sizes, (info.height, info.width), cfg.fit),
+            *aspect_warnings(
+                report.source_sizes, (info.height, info.width), cfg.fit, info.max_regions is not None
+            ),
             *mask_warnings(logged["flags"], audit.counts["ok"], cfg.sources),
         ],
         "exit_status": _exit_status(audit.counts, report),
@@ -244,10 +249,24 @@ def expected_frames(sources: Iterable[Any], max_frames: int | None) -> int | Non
     return total
 
 
+def region_plan(cfg: RunConfig, info: ModelInfo) -> RegionPlan | None:
+    """The boxes to audit (`--roi`, `--roi-file`), checked against the model: boxes need a region graph."""
+    if not cfg.roi and cfg.roi_file is None:
+        return None
+    if info.max_regions is None:
+        raise ConfigError(
+            f"--roi/--roi-file: {cfg.model} takes no region maps; export it with `depthmask export "
+            "--regions N` (N: the most boxes a frame), or run without boxes"
+        )
+    region_file = read_region_file(cfg.roi_file) if cfg.roi_file is not None else None
+    return RegionPlan(cfg.roi, region_file)
+
+
 def aspect_warnings(
-    sizes: dict[str, tuple[int, int]], model: tuple[int, int], fit: str
+    sizes: dict[str, tuple[int, int]], model: tuple[int, int], fit: str, regions: bool = False
 ) -> list[dict[str, str]]:
-    """One warning per source whose aspect differs from the model input's by more than 10 %."""
+    """One warning per source whose aspect differs from the model input's by more than 10 %. Under
+    letterbox a model without region maps counts the bars in its statistics, and the warning says so."""
     out = []
     mh, mw = model
     for sid, (h, w) in sizes.items():
@@ -256,7 +275,12 @@ def aspect_warnings(
             how = {
                 "resize": "stretched to it (add --fit letterbox or --fit crop to keep shapes)",
                 "crop": "centre-cropped to it (the overlay shows what the model saw)",
-                "letterbox": "letterboxed into it (grey bars the model saw, cut away in the overlay)",
+                "letterbox": "letterboxed into it (grey bars the model saw, cut away in the overlay"
+                + (
+                    ", left out of every statistic)"
+                    if regions
+                    else "; the statistics include them: export the model with --regions 0 to leave them out)"
+                ),
             }[fit]
             out.append({
                 "kind": "aspect",

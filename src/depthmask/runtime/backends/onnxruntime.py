@@ -108,15 +108,15 @@ class OnnxRuntimeBackend(BackendBase):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.session = _session(self.model, options, self._providers())
         self.info = _info(self.session, self.model)
-        self.input_name = self.session.get_inputs()[0].name
 
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Run one batch; outputs are float32 arrays by name."""
+    def infer(self, frames: np.ndarray, regions: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Run one batch (and its region maps); outputs are float32 arrays by name."""
         if self.session is None:
             self.load()
         self.info.check_frames(frames)
+        self.check_regions(frames, regions)
         batch, n = self.padded(np.ascontiguousarray(frames))
-        outs = self.session.run(None, {self.input_name: batch})
+        outs = self.session.run(None, self.info.feeds(batch, regions))
         names = [o.name for o in self.session.get_outputs()]
         return {name: np.asarray(v)[:n] for name, v in zip(names, outs, strict=True)}
 

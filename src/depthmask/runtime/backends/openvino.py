@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.contract.spec import REGIONS_NAME
 from depthmask.errors import ConfigError, ContractError, MissingDependencyError, SourceError, module_available
 from depthmask.runtime.backends.base import BackendBase
 
@@ -105,7 +106,7 @@ class OpenVinoBackend(BackendBase):
             self.network = self.core.read_model(str(self.model))
         except Exception as exc:  # OpenVINO raises its own exception types for unreadable models
             raise ContractError(f"{self.model} could not be read by OpenVINO: {exc}") from None
-        self.input_name = self.network.inputs[0].get_any_name()
+        self.input_names = [i.get_any_name() for i in self.network.inputs]
         self.output_names = [o.get_any_name() for o in self.network.outputs]
 
     def _config(self) -> dict[str, Any]:
@@ -115,23 +116,34 @@ class OpenVinoBackend(BackendBase):
             "INFERENCE_NUM_THREADS": self.threads or (os.cpu_count() or 1),
         }
 
-    def _request(self, batch: int) -> Any:
+    def _request(self, feeds: dict[str, np.ndarray]) -> tuple[Any, Any]:
+        """The compiled model and request for this batch size (compiled once per size; the number of
+        region maps stays dynamic, so it never recompiles for them)."""
+        batch = next(iter(feeds.values())).shape[0]
         if batch not in self.requests:
             network = self.network.clone()
-            network.reshape({self.input_name: [batch, self.info.height, self.info.width, 3]})
+            shapes = {name: [batch, *a.shape[1:]] for name, a in feeds.items()}
+            if REGIONS_NAME in shapes:
+                shapes[REGIONS_NAME][1] = -1
+            network.reshape(shapes)
             self.compiled[batch] = self.core.compile_model(network, self.device, self._config())
             self.requests[batch] = self.compiled[batch].create_infer_request()
-        return self.requests[batch]
+        return self.compiled[batch], self.requests[batch]
 
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Run one batch; outputs are float32 arrays by name (copied: the request reuses its buffers)."""
+    def infer(self, frames: np.ndarray, regions: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Run one batch (and its region maps); outputs are float32 arrays by name (copied: the request
+        reuses its buffers)."""
         if self.network is None:
             self.load()
         self.info.check_frames(frames)
-        batch = np.ascontiguousarray(frames)
-        request = self._request(batch.shape[0])
-        request.infer({0: batch})
-        compiled = self.compiled[batch.shape[0]]
+        self.check_regions(frames, regions)
+        feeds = self.info.feeds(np.ascontiguousarray(frames), regions)
+        if list(feeds) != self.input_names:
+            raise ContractError(
+                f"{self.model}: OpenVINO sees inputs {self.input_names}, expected {list(feeds)}"
+            )
+        compiled, request = self._request(feeds)
+        request.infer(feeds)
         return {
             name: np.array(request.get_tensor(out).data, dtype=np.float32)
             for name, out in zip(self.output_names, compiled.outputs, strict=True)

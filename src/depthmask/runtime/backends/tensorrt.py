@@ -10,6 +10,7 @@ import numpy as np
 from depthmask.contract.compat import check_engine_compatible
 from depthmask.contract.model_info import ModelInfo
 from depthmask.contract.sidecar import read_sidecar
+from depthmask.contract.spec import REGIONS_NAME
 from depthmask.errors import ContractError, MissingDependencyError, SourceError, module_available
 from depthmask.runtime.backends.base import BackendBase
 
@@ -112,18 +113,24 @@ class TensorRTBackend(BackendBase):
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-        if len(self.inputs) != 1:
-            raise ContractError(f"{self.model}: expected one input 'frames', the engine has {self.inputs}")
+        if self.inputs != list(self.info.spec.inputs):
+            raise ContractError(
+                f"{self.model}: expected inputs {list(self.info.spec.inputs)}, the engine has {self.inputs}"
+            )
         self.input_name = self.inputs[0]
-        self.profile = tuple(
-            tuple(int(d) for d in s) for s in self.engine.get_tensor_profile_shape(self.input_name, 0)
-        )
+        self.profiles = {
+            name: tuple(tuple(int(d) for d in s) for s in self.engine.get_tensor_profile_shape(name, 0))
+            for name in self.inputs
+        }
+        self.profile = self.profiles[self.input_name]
         self.min_batch, self.max_batch = self.profile[0][0], self.profile[2][0]
+        self.max_maps = self.profiles[REGIONS_NAME][2][1] if REGIONS_NAME in self.profiles else 1
         self.dtypes = {n: np.dtype(trt.nptype(self.engine.get_tensor_dtype(n))) for n in names}
         self.device_ptr: dict[str, int] = {}
         self.host: dict[str, np.ndarray] = {}
+        self._set_shapes(self.max_batch, self.max_maps)  # the largest buffers any execution needs
         for n in names:
-            shape = self._shape_at(n, self.max_batch)
+            shape = tuple(int(d) for d in self.context.get_tensor_shape(n))
             self.host[n] = self.mem.pinned(shape, self.dtypes[n])
             self.device_ptr[n] = self.mem.alloc(self.host[n].nbytes)
             set_tensor_address_checked(self.context, n, self.device_ptr[n])
@@ -133,35 +140,45 @@ class TensorRTBackend(BackendBase):
         query = getattr(self.mem, what, None)
         return None if query is None else query(self.device)
 
-    def _set_batch(self, batch: int) -> None:
-        shape = (batch, self.info.height, self.info.width, 3)
-        set_input_shape_checked(self.context, self.input_name, shape, self.profile)
+    def _set_shapes(self, batch: int, maps: int = 1) -> None:
+        """Every input's shape for an execution at `batch` frames (and `maps` region maps each)."""
+        h, w = self.info.height, self.info.width
+        shapes = {self.input_name: (batch, h, w, 3), REGIONS_NAME: (batch, maps, h, w)}
+        for name in self.inputs:
+            set_input_shape_checked(self.context, name, shapes[name], self.profiles[name])
 
-    def _shape_at(self, name: str, batch: int) -> tuple[int, ...]:
-        if name == self.input_name:
-            return (batch, self.info.height, self.info.width, 3)
-        self._set_batch(batch)
-        return tuple(int(d) for d in self.context.get_tensor_shape(name))
-
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def infer(self, frames: np.ndarray, regions: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Copy in, execute, copy out, per `plan_batches` (chunks above the profile's maximum, zero
-        padding up to its minimum, outputs sliced back to the frames given)."""
+        padding up to its minimum, outputs sliced back to the frames given). A region engine takes at
+        most the profile's maximum of maps a frame (ContractError beyond it)."""
         self.info.check_frames(frames)
+        self.check_regions(frames, regions)
+        feeds = self.info.feeds(frames, regions)
+        maps = feeds[REGIONS_NAME].shape[1] if REGIONS_NAME in feeds else 1
+        if maps > self.max_maps:
+            raise ContractError(
+                f"{self.model} was built for at most {self.max_maps} region maps a frame (the frame and "
+                f"{self.max_maps - 1} boxes), got {maps}; rebuild it with `depthmask export --regions "
+                f"{maps - 1}`"
+            )
         parts = [
-            self._run(frames[start:stop], size)
+            self._run({k: v[start:stop] for k, v in feeds.items()}, size)
             for start, stop, size in plan_batches(frames.shape[0], self.min_batch, self.max_batch)
         ]
         if len(parts) == 1:
             return parts[0]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def _run(self, frames: np.ndarray, size: int) -> dict[str, np.ndarray]:
-        """One execution at batch `size` ≥ len(frames); the padding's outputs are dropped."""
+    def _run(self, feeds: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+        """One execution at batch `size` ≥ the frames given; the padding's outputs are dropped."""
+        frames = feeds[self.input_name]
         n = frames.shape[0]
-        self._set_batch(size)
-        staged = self.host[self.input_name][:size]
-        np.copyto(staged, padded(frames, size))
-        self.mem.to_device(self.device_ptr[self.input_name], staged)
+        self._set_shapes(size, feeds[REGIONS_NAME].shape[1] if REGIONS_NAME in feeds else 1)
+        for name, value in feeds.items():
+            staged = self.host[name].reshape(-1)[: size * int(np.prod(value.shape[1:]))]
+            staged = staged.reshape(size, *value.shape[1:])
+            np.copyto(staged, padded(value, size))
+            self.mem.to_device(self.device_ptr[name], staged)
         self.execute()
         out = {}
         for name in self.outputs:

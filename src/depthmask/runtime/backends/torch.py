@@ -124,23 +124,27 @@ class TorchBackend(BackendBase):
         return graph, info
 
     # -- inference -----------------------------------------------------------------------------------
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Run one batch (any size: the graph's batch axis is free); float32 outputs by name."""
+    def infer(self, frames: np.ndarray, regions: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Run one batch (any size: the graph's batch axis is free) and its region maps; float32
+        outputs by name."""
         if self.module is None:
             self.load()
         self.info.check_frames(frames)
+        self.check_regions(frames, regions)
         import torch
 
         n = frames.shape[0]
         if self.compile and n < self._compiled_batch:
             # A compiled graph is specialised to its batch size: a short batch (a stream's last) is
             # padded with its last frame rather than paying minutes for a second compilation.
-            pad = np.repeat(frames[-1:], self._compiled_batch - n, axis=0)
-            frames = np.concatenate([frames, pad])
+            frames = np.concatenate([frames, np.repeat(frames[-1:], self._compiled_batch - n, axis=0)])
         self._compiled_batch = max(self._compiled_batch, n)
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, non_blocking=True)
+        inputs = [
+            torch.from_numpy(np.ascontiguousarray(a)).to(self.device, non_blocking=True)
+            for a in self.info.feeds(frames, regions).values()
+        ]
         with torch.inference_mode(), self._autocast():
-            outputs = self.module(x)
+            outputs = self.module(*inputs)
         return {
             name: t[:n].float().cpu().numpy()
             for name, t in zip(self.graph.spec.outputs, outputs, strict=True)
@@ -195,7 +199,7 @@ def info_from_graph(graph: Any, label: str, precision: str = "fp32") -> ModelInf
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from depthmask.contract.metadata import build_metadata
+    from depthmask.contract.metadata import MAX_REGIONS, build_metadata
     from depthmask.nets.provenance import provenance_of
 
     if graph.input_size is None:
@@ -227,6 +231,7 @@ def info_from_graph(graph: Any, label: str, precision: str = "fp32") -> ModelInf
         precision=precision,
         gflop_per_frame=counter.get_total_flops() / 1e9,
         exporter="none",
+        max_regions=MAX_REGIONS if graph.regions else None,  # a graph in memory takes any number
     )
     for key in ("opset", "exporter", "created", "export_config"):  # a file's own fields: there is no file
         del meta[key]

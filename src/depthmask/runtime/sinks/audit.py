@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from depthmask.contract.spec import REGION_COLUMNS
 from depthmask.errors import OutputError
 from depthmask.runtime.latency import summarize
 from depthmask.runtime.records import Result
@@ -39,6 +40,8 @@ class AuditLogSink:
         self.flags: dict[str, int] = {"mask_empty": 0, "mask_full": 0, "attention_jump": 0}
         self.counts: dict[str, int] = {"ok": 0, "dropped": 0, "decode_error": 0, "skipped": 0}
         self.errors: list[dict[str, Any]] = []
+        self.regions: dict[str, dict[str, list[float]]] = {}  # box name → column → values
+        self.regions_over = 0  # frames with more boxes than the engine takes
         self.lines = 0  # records written whole
 
     def open(self) -> None:
@@ -76,6 +79,12 @@ class AuditLogSink:
                 self.stages.setdefault(stage, []).append(ms)
             for flag in rec.get("flags", ()):
                 self.flags[flag] += 1
+            for region in rec.get("regions", ()):
+                columns = self.regions.setdefault(region["name"], {c: [] for c in REGION_COLUMNS})
+                for c in REGION_COLUMNS:
+                    if region.get(c) is not None:
+                        columns[c].append(region[c])
+            self.regions_over += "regions_over" in rec
         elif result.status != "dropped" and len(self.errors) < 100:
             self.errors.append({"frame": rec["frame"], "source": rec["source"], "error": rec.get("error")})
 
@@ -126,6 +135,11 @@ class AuditLogSink:
                 sid: {**c, "rate": round(c["dropped"] / c["read"], 4)} for sid, c in self.by_source.items()
             },
             "errors": self.errors,
+            "regions": {
+                name: {"frames": len(columns["area"]), **{c: summarize(v) for c, v in columns.items()}}
+                for name, columns in self.regions.items()
+            },
+            "regions_over": self.regions_over,
         }
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,255 @@
+"""`export --precision fp16|int8 --fallback auto`: a reduced-precision artefact that fails the fidelity
+gate is repaired by keeping the layers responsible in fp32, found by measuring (not guessed).
+
+1. int8 only: each calibration method (min-max, percentile, entropy) calibrates once on the user's
+   frames; the one whose fully quantized graph is most faithful is kept (ties: the first, min-max).
+2. The nodes the precision changes (int8: the quantized convolutions and matmuls; fp16: every node
+   outside the fp32 island), in graph order, are cut into at most `BLOCKS` contiguous blocks.
+3. Sensitivity: each block alone at the low precision (the rest fp32), measured on frames the
+   calibration did not see, in the depth/mask metrics the gate uses (abs_rel of N(I) and N(I ⊗ M), the
+   mask's IoU), not max-abs.
+4. The blocks are kept in fp32 most sensitive first; a bisection over how many finds the fewest that
+   pass the gate.
+Reported: the nodes kept, the fidelity and ONNX Runtime's frames/s before and after, and the trials.
+Each trial builds the artefact and runs it on ONNX Runtime (CPU), the runtime's own backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthmask.contract.fidelity import Fidelity, FidelityGate
+from depthmask.errors import ConfigError
+from depthmask.export.config import CALIBRATION_METHODS
+
+log = logging.getLogger(__name__)
+
+BLOCKS = 12  # contiguous blocks the search tells apart: 12 sensitivity trials, then ~4 for the count
+SPEED_SECONDS = 2.0  # each artefact's frames/s is measured for this long (after a warm-up)
+MIN_CHECK_FRAMES = 8
+
+
+@dataclass
+class Trial:
+    """One artefact tried: what was kept in fp32 and how faithful it was."""
+
+    what: str
+    kept_nodes: int
+    abs_rel: float
+    mask_iou: float
+    passed: bool
+
+
+@dataclass
+class FallbackReport:
+    """What `--fallback auto` did, for the metadata and the terminal."""
+
+    precision: str
+    gate: dict[str, float]
+    method: str | None
+    before: dict[str, Any]  # the fully reduced artefact: fidelity and frames/s
+    after: dict[str, Any]  # the artefact written
+    kept_fp32: list[str] = field(default_factory=list)
+    blocks: list[dict[str, Any]] = field(default_factory=list)  # per block: nodes and sensitivity
+    trials: list[Trial] = field(default_factory=list)
+    fp32_fps: float | None = None
+    passed: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the artefact's metadata `fallback`)."""
+        return asdict(self)
+
+
+def blocks_of(nodes: Sequence[str], count: int = BLOCKS) -> list[list[str]]:
+    """`nodes` cut into at most `count` contiguous blocks of near-equal size (order kept)."""
+    if not nodes:
+        return []
+    count = max(1, min(count, len(nodes)))
+    edges = np.linspace(0, len(nodes), count + 1).round().astype(int)
+    return [list(nodes[a:b]) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def fewest_passing(order: Sequence[int], passes: Callable[[int], bool]) -> int | None:
+    """The smallest n such that keeping the first n of `order` in fp32 passes (`passes(n)`), by
+    bisection (assumes keeping more never hurts); None when even all of them fail."""
+    lo, hi = 0, len(order)  # passes(lo - 1) is False by construction; passes(hi) is checked first
+    if not passes(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class _Measure:
+    """Runs artefacts on ONNX Runtime against the fp32 export's outputs on the same frames."""
+
+    def __init__(self, fp32: Path, frames: np.ndarray, gate: FidelityGate, threads: int | None) -> None:
+        self.frames, self.gate, self.threads = frames, gate, threads
+        self.reference = self.outputs(fp32)
+
+    def outputs(self, path: Path) -> dict[str, np.ndarray]:
+        from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
+
+        with OnnxRuntimeBackend(path, threads=self.threads) as backend:
+            parts = [backend.infer(self.frames[i : i + 4]) for i in range(0, len(self.frames), 4)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def fidelity(self, path: Path) -> Fidelity:
+        return self.gate.measure(self.reference, self.outputs(path))
+
+    def speed(self, path: Path) -> float:
+        """ONNX Runtime's frames/s at batch 1 on this machine (a warm-up, then `SPEED_SECONDS`)."""
+        from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
+
+        with OnnxRuntimeBackend(path, threads=self.threads) as backend:
+            frame = self.frames[:1]
+            backend.infer(frame)
+            done, t0 = 0, time.perf_counter()
+            while done == 0 or time.perf_counter() - t0 < SPEED_SECONDS:
+                backend.infer(frame)
+                done += 1
+            return round(done / (time.perf_counter() - t0), 3)
+
+
+def _excess(f: Fidelity, gate: FidelityGate) -> float:
+    """How far outside the gate (1: on its edge; more is worse), the worse of depth and mask."""
+    return max(f.abs_rel / gate.max_abs_rel, (1 - f.mask_iou) / max(1 - gate.min_iou, 1e-9))
+
+
+def record_fallback(path: Path, report: dict[str, Any]) -> None:
+    """Add the fallback's report to an ONNX artefact's metadata (`fallback`), in place."""
+    import onnx
+
+    from depthmask.contract.metadata import onnx_metadata, set_onnx_metadata
+    from depthmask.export.onnx import save_onnx
+
+    model = onnx.load(str(path))
+    set_onnx_metadata(model, {**onnx_metadata(model), "fallback": report})
+    save_onnx(model, path)
+
+
+def _summary(f: Fidelity, fps: float | None = None) -> dict[str, Any]:
+    return {"abs_rel": round(f.abs_rel, 5), "mask_iou": round(f.mask_iou, 4), "passed": f.passed, "fps": fps}
+
+
+def with_fallback(
+    precision: str,
+    fp32: Path,
+    dst: Path,
+    *,
+    calibration: Sequence[np.ndarray] | None,
+    check: np.ndarray,
+    gate: FidelityGate,
+    calibration_source: str | None = None,
+    symmetric: bool = False,
+    threads: int | None = None,
+) -> tuple[Path, FallbackReport]:
+    """Write the `precision` artefact of `fp32` to `dst`, keeping in fp32 the fewest blocks of layers
+    that bring it within `gate` on the `check` frames (see the module's doc). When even every block in
+    fp32 fails, the fully reduced artefact is written and the report says it did not pass."""
+    from depthmask.export.precision import Int8Recipe, fp16_candidates, fp16_from_onnx
+
+    if precision not in ("fp16", "int8"):
+        raise ConfigError(f"--fallback auto repairs fp16 and int8 exports; --precision is {precision}")
+    if len(check) < 1:
+        raise ConfigError("--fallback auto needs frames to measure on (--check-frames ≥ 1)")
+    t_start = time.perf_counter()
+    measure = _Measure(fp32, check, gate, threads)
+    with tempfile.TemporaryDirectory(prefix="depthmask-fallback-") as tmp:
+        workdir = Path(tmp)
+        trial_path = workdir / "trial.onnx"
+        method: str | None = None
+        if precision == "int8":
+            assert calibration is not None
+            recipe = Int8Recipe(
+                fp32, calibration, workdir, calibration_source=calibration_source, symmetric=symmetric
+            )
+            candidates = recipe.quantizable()
+
+            def build(keep: Sequence[str], out: Path) -> Path:
+                return recipe.quantize(out, method=method or "minmax", keep_fp32=keep)
+        else:
+            candidates = fp16_candidates(fp32)
+
+            def build(keep: Sequence[str], out: Path) -> Path:
+                return fp16_from_onnx(fp32, out, keep_fp32=keep)
+
+        trials: list[Trial] = []
+
+        def trial(what: str, keep: Sequence[str]) -> Fidelity:
+            f = measure.fidelity(build(keep, trial_path))
+            trials.append(Trial(what, len(keep), round(f.abs_rel, 5), round(f.mask_iou, 4), f.passed))
+            log.info("fallback trial %s: %s%s", what, f.describe(), " (passes)" if f.passed else "")
+            return f
+
+        if precision == "int8":
+            best: tuple[float, str] | None = None
+            for name in CALIBRATION_METHODS:
+                method = name
+                score = _excess(trial(f"calibration {name}", []), gate)
+                if best is None or score < best[0]:
+                    best = (score, name)
+            assert best is not None
+            method = best[1]
+        before = trial("all reduced", [])
+        blocks = blocks_of(candidates)
+        sensitivity: list[float] = []
+        kept: list[str] = []
+        after = before
+        if not before.passed and blocks:
+            for k in range(len(blocks)):
+                alone = [n for b in blocks[:k] + blocks[k + 1 :] for n in b]  # every other block kept
+                f = trial(f"block {k + 1} of {len(blocks)} alone", alone)
+                sensitivity.append(_excess(f, gate))
+            order = sorted(range(len(blocks)), key=lambda k: -sensitivity[k])
+            results: dict[int, Fidelity] = {}
+
+            def passes(n: int) -> bool:
+                if n not in results:
+                    keep = [node for k in order[:n] for node in blocks[k]]
+                    results[n] = trial(f"{n} most sensitive blocks in fp32", keep)
+                return results[n].passed
+
+            n = fewest_passing(order, passes)
+            if n is not None:
+                kept, after = [node for k in sorted(order[:n]) for node in blocks[k]], results[n]
+        report = FallbackReport(
+            precision=precision,
+            gate={"max_abs_rel": gate.max_abs_rel, "min_iou": gate.min_iou},
+            method=method,
+            before=_summary(before),
+            after=_summary(after),
+            kept_fp32=kept,
+            blocks=[
+                {
+                    "nodes": len(b),
+                    "first": b[0],
+                    "last": b[-1],
+                    "sensitivity": round(sensitivity[k], 4) if sensitivity else None,
+                }
+                for k, b in enumerate(blocks)
+            ],
+            trials=trials,
+            passed=after.passed,
+        )
+        report.before["fps"] = measure.speed(build([], workdir / "reduced.onnx"))
+        report.fp32_fps = measure.speed(fp32)
+        build(kept, dst)
+        report.after["fps"] = measure.speed(dst)
+        report.seconds = round(time.perf_counter() - t_start, 1)
+    record_fallback(dst, report.to_dict())  # the artefact's metadata says what was kept and why
+    return dst, report

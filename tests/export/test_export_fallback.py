@@ -1,0 +1,105 @@
+"""`export --fallback auto`: an int8 (or fp16) artefact that misses the fidelity gate is repaired by
+keeping the blocks of layers that break it in fp32, found by measuring. Checked against independent
+measurements: the written artefact is run again and compared with the fp32 export by the gate's own
+metrics, and the kept nodes are read back from the graph (no quantized weights feed them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from export_nets import SIZE
+
+from depthmask.contract.fidelity import FidelityGate
+from depthmask.contract.metadata import read_metadata
+from depthmask.errors import ConfigError
+from depthmask.export.config import ExportConfig
+from depthmask.export.fallback import blocks_of, fewest_passing, with_fallback
+from depthmask.export.frames import collect, frames_from_source
+from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
+
+# The tiny settled nets: fully int8 they miss this gate (abs_rel ≈ 4 %), some blocks kept in fp32 pass it.
+GATE = FidelityGate(max_abs_rel=0.03, min_iou=0.97)
+
+
+def test_blocks_are_contiguous_and_cover_every_node() -> None:
+    nodes = [f"n{i}" for i in range(27)]
+    blocks = blocks_of(nodes, 12)
+    assert len(blocks) == 12 and [n for b in blocks for n in b] == nodes
+    assert {len(b) for b in blocks} <= {2, 3}
+    assert blocks_of(nodes[:3], 12) == [["n0"], ["n1"], ["n2"]] and blocks_of([], 12) == []
+
+
+def test_the_bisection_finds_the_fewest_that_pass() -> None:
+    asked: list[int] = []
+
+    def passes(n: int) -> bool:
+        asked.append(n)
+        return n >= 5
+
+    assert fewest_passing(list(range(12)), passes) == 5
+    assert len(set(asked)) <= 5  # 12, then a bisection of 0..12
+    assert fewest_passing(list(range(4)), lambda n: False) is None
+    assert fewest_passing(list(range(4)), lambda n: True) == 0
+
+
+def outputs(path: Path, frames: np.ndarray) -> dict[str, np.ndarray]:
+    with OnnxRuntimeBackend(path, threads=1) as backend:
+        return backend.infer(frames)
+
+
+def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: dict, tmp_path: Path) -> None:
+    fp32 = exported["audit"][0]
+    calibration = list(frames_from_source("synthetic:seed=3", *SIZE, 16))
+    check = collect(frames_from_source("synthetic:seed=21", *SIZE, 8))
+    path, report = with_fallback(
+        "int8", fp32, tmp_path / "m-int8.onnx", calibration=calibration, check=check, gate=GATE,
+        calibration_source="synthetic:seed=3", threads=1,
+    )  # fmt: skip
+    assert not report.before["passed"] and report.after["passed"] and report.passed
+    assert report.method in ("minmax", "percentile", "entropy")
+    assert [t.what for t in report.trials[:3]] == [
+        f"calibration {m}" for m in ("minmax", "percentile", "entropy")
+    ]
+    candidates = sum(b["nodes"] for b in report.blocks)
+    assert 0 < len(report.kept_fp32) < candidates  # some blocks, not all of them
+
+    # Independently: the artefact written, run again, is within the gate against fp32 …
+    ref, got = outputs(fp32, check), outputs(path, check)
+    fidelity = GATE.measure(ref, got)
+    assert fidelity.passed and fidelity.abs_rel == pytest.approx(report.after["abs_rel"], abs=1e-5)
+    # … the kept convolutions read float weights (no DequantizeLinear before them), the others int8 ones.
+    model = onnx.load(str(path))
+    producer = {o: n for n in model.graph.node for o in n.output}
+    convs = {n.name: n for n in model.graph.node if n.op_type == "Conv"}
+    for name in report.kept_fp32:
+        weight = producer.get(convs[name].input[1])
+        assert weight is None or weight.op_type != "DequantizeLinear", name
+    quantized = [n for n in convs.values() if (producer.get(n.input[1]) or n).op_type == "DequantizeLinear"]
+    assert quantized and not {n.name for n in quantized} & set(report.kept_fp32)
+    meta = read_metadata(path)
+    assert meta["precision"] == "int8" and meta["fallback"]["kept_fp32"] == report.kept_fp32
+    assert meta["calibration"]["method"] == report.method
+    assert report.before["fps"] > 0 and report.after["fps"] > 0 and report.fp32_fps > 0
+
+
+def test_fp16_falls_back_through_the_block_list(exported: dict, tmp_path: Path) -> None:
+    """fp16 passes a 1 % gate here as it is: nothing is kept, and the report says so."""
+    fp32 = exported["audit"][0]
+    check = collect(frames_from_source("synthetic:seed=21", *SIZE, 8))
+    path, report = with_fallback(
+        "fp16", fp32, tmp_path / "m-fp16.onnx", calibration=None, check=check, gate=FidelityGate(), threads=1
+    )
+    assert report.before["passed"] and report.kept_fp32 == [] and len(report.trials) == 1
+    assert read_metadata(path)["precision"] == "fp16"
+
+
+def test_the_setting_is_checked(exported: dict) -> None:
+    with pytest.raises(ConfigError, match="--fallback auto repairs a reduced-precision export"):
+        ExportConfig(random_weights=True, fallback="auto")
+    with pytest.raises(ConfigError, match="unknown --fallback 'sometimes'"):
+        ExportConfig(random_weights=True, fallback="sometimes", precision="fp16")
+    with pytest.raises(ConfigError, match="--min-iou in"):
+        ExportConfig(random_weights=True, fallback="auto", precision="fp16", min_iou=1.5)
