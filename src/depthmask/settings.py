@@ -29,6 +29,16 @@ def check_choice(option: str, value: Any, choices: tuple[str, ...], *, optional:
     )
 
 
+def parse_percentages(text: str, option: str) -> tuple[float, ...]:
+    """'5,10,100' → (0.05, 0.1, 1.0): shares written in percent (`--curve-keep`, `--curve`)."""
+    try:
+        return tuple(float(v) / 100 for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{option} takes percentages separated by commas, e.g. 5,10,20; got {text!r}"
+        ) from None
+
+
 def parse_size(text: str | None, option: str = "--size") -> tuple[int, int] | None:
     """'228x304' (H x W in pixels; 'X' and '×' read as 'x') → (228, 304); None → None (the default size).
 

@@ -61,7 +61,7 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
     assert not report.before["passed"] and report.after["passed"] and report.passed
     assert report.method in ("minmax", "percentile", "entropy")
     assert [t.what for t in report.trials[:3]] == [
-        f"calibration {m}" for m in ("minmax", "percentile", "entropy")
+        f"calibration {m}, all quantized" for m in ("minmax", "percentile", "entropy")
     ]
     candidates = sum(b["nodes"] for b in report.blocks)
     assert 0 < len(report.kept_fp32) < candidates  # some blocks, not all of them

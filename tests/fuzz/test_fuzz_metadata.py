@@ -29,6 +29,7 @@ def _valid(mode: str = "audit", regions: bool = False) -> dict[str, Any]:
         depth_net=None if mode == "mask" else record, mask_net=mask, epsilon=0.025, far_fraction=0.2,
         opset=18, precision="fp32", gflop_per_frame=1.5, exporter="dynamo",
         max_regions=4 if regions and mode == "audit" else None,
+        curve_keeps=(0.1, 0.5, 1.0) if regions and mode == "audit" else (),
     )  # fmt: skip
 
 
@@ -62,7 +63,7 @@ def test_the_valid_metadata_passes_in_every_mode() -> None:
         assert ModelInfo.from_metadata(_valid(mode), "m.onnx").mode == mode
     info = ModelInfo.from_metadata(_valid("audit", regions=True), "m.onnx")
     assert info.max_regions == 4 and info.spec.inputs == ("frames", "regions")
-    assert info.spec.outputs[-1] == "region_stats"
+    assert info.spec.outputs[-2:] == ("region_stats", "curve") and info.curve_keeps == (0.1, 0.5, 1.0)
     masked = _valid("masked")
     masked["regions"] = _valid("audit", regions=True)["regions"]
     try:
@@ -106,6 +107,7 @@ def test_tampered_metadata_is_validated_or_refused(
             and result.mode in ("mask", "masked", "audit")
         )
         assert result.max_regions is None or (result.mode == "audit" and result.max_regions >= 1)
+        assert not result.curve_keeps or (result.mode == "audit" and result.curve_keeps[0] > 0)
         assert list(result.outputs) == list(result.spec.outputs)
 
 

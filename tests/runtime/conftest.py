@@ -79,3 +79,18 @@ def region_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object
     cfg = nets.config(nets.make_checkpoints(folder, size=nets.SIZE), "audit", regions=3)
     graph = graph_from_config(cfg)
     return onnx_from_graph(graph, folder / "tiny-regions.onnx", cfg), graph
+
+
+@pytest.fixture(scope="session")
+def curve_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """(fp32 ONNX with the `curve` output at 5, 20, 50 and 100 %, the PyTorch AuditGraph it came from)."""
+    import torch
+
+    from depthmask.export.onnx import graph_from_config, onnx_from_graph
+
+    torch.set_num_threads(THREADS)
+    nets = export_nets()
+    folder = tmp_path_factory.mktemp("curve-model")
+    cfg = nets.config(nets.make_checkpoints(folder, size=nets.SIZE), "audit", curve=(0.05, 0.2, 0.5, 1.0))
+    graph = graph_from_config(cfg)
+    return onnx_from_graph(graph, folder / "tiny-curve.onnx", cfg), graph

@@ -110,3 +110,30 @@ def test_an_engine_has_one_candidate() -> None:
     assert labels[0] == "onnxruntime" and "openvino bf16" not in labels
     if auto.module_available("openvino"):
         assert "openvino bf16" in [c.label for c in auto.candidates(Path("m.onnx"), flags={"amx_bf16"})]
+
+
+def test_an_int8_variant_is_probed_from_its_own_file(audit_model: Path, tmp_path: Path) -> None:
+    """An int8 export of the same nets (as `export --fallback auto` writes) takes part as its own file:
+    measured against the fp32 reference, it differs from it (abs_rel > 0), which the fp32 file could not."""
+    from depthmask.export.frames import frames_from_source
+    from depthmask.export.precision import int8_from_onnx
+
+    int8 = int8_from_onnx(audit_model, tmp_path / "m-int8.onnx", frames_from_source("synthetic:", 64, 96, 8))
+    listed = auto.candidates(audit_model, variants={"int8": int8})
+    by_label = {c.label: c for c in listed}
+    assert (
+        by_label["onnxruntime int8"].model == str(int8) and by_label["onnxruntime int8"].precision == "int8"
+    )
+    assert by_label["onnxruntime"].model is None
+    own = [c.label for c in auto.candidates(int8)]  # an int8 file: its own int8 paths only
+    assert own[0] == "onnxruntime" and all("fp32" not in label and "bf16" not in label for label in own)
+    options = [
+        Candidate("onnxruntime", "onnxruntime", {"threads": 1}),
+        Candidate("onnxruntime int8", "onnxruntime", {"threads": 1}, model=str(int8), precision="int8"),
+    ]
+    loose = auto.Gate(max_abs_rel=1e9, min_iou=0.0)
+    choice = choose_backend(audit_model, cache=tmp_path, options=options, gate=loose, seconds=0.05)
+    probe = {p.label: p for p in choice.probes}["onnxruntime int8"]
+    assert probe.passed and probe.abs_rel > 0.0
+    if choice.label == "onnxruntime int8":
+        assert choice.model == str(int8) and choice.precision == "int8"

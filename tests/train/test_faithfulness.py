@@ -15,11 +15,12 @@ from test_evaluate import SIZE, _spec, files  # noqa: F401  (the module's fixtur
 from typer.testing import CliRunner
 
 from depthmask.cli.app import app
+from depthmask.contract.fidelity import curve_auc as auc
 from depthmask.errors import ConfigError
 from depthmask.nets.loading import load_network
 from depthmask.train.data import dataset_from_spec
 from depthmask.train.evaluate import EvalConfig, evaluate
-from depthmask.train.faithfulness import auc, faithfulness_curves, top_share
+from depthmask.train.faithfulness import faithfulness_curves, top_share
 
 KEEPS = (0.1, 0.5, 1.0)
 

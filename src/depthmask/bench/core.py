@@ -197,7 +197,7 @@ class _Run:
             fidelity=fidelity,
             backend=_describe(backend),
             notes=tuple(notes),
-            computes_at=choice.options.get("precision", "fp32") if choice is not None else None,
+            computes_at=choice.precision if choice is not None else None,
         )
 
     def streamed(self, backend: Any, compute: Row) -> Row:

@@ -24,6 +24,7 @@ log = logging.getLogger("depthmask.bench")
 DEFAULT_DEPTH_NET = "hu2019_resnet50"
 DEFAULT_MASK_NET = "mask_drn_d_22"
 REFERENCE_BATCH = 4  # the reference runs the fidelity frames in batches of this many
+FALLBACK_FRAMES = 8  # frames the int8 fallback's trials are measured on
 
 
 class Subject:
@@ -38,6 +39,8 @@ class Subject:
         self._onnx: dict[str, Path] = {}
         self._engines: dict[str, Path] = {}
         self._metadata: dict[str, Any] | None = None
+        self.fallback_report: dict[str, Any] | None = None  # what int8's --fallback auto kept, when run
+        self._fallbacks: dict[Any, tuple[Path, dict[str, Any]]] = {}  # gate → (artefact, report)
         self._frames: np.ndarray | None = None
         self._export_cfg: Any = None
         self._reference: dict[str, np.ndarray] | None = None
@@ -240,9 +243,40 @@ class Subject:
                 self.calibration(),
                 calibration_source=self.cfg.calibration,
             )
+        elif precision == "int8-fallback":
+            self._onnx[precision] = self.int8_fallback()[0]
         else:
             raise DepthmaskError(f"no ONNX variant at {precision}: the exports are fp32, fp16 and int8")
         return self._onnx[precision]
+
+    def int8_fallback(self, gate: Any = None) -> tuple[Path, dict[str, Any]]:
+        """int8 with `--fallback auto` against `gate` (default: the fast-path gate), once per gate:
+        calibrated on the calibration frames, its trials measured on the next `FALLBACK_FRAMES` frames of
+        that source (never the fidelity ones). Returns the artefact and the search's report."""
+        from depthmask.contract.fidelity import FidelityGate
+        from depthmask.export.fallback import with_fallback
+        from depthmask.export.frames import collect, frames_from_source
+
+        gate = gate or FidelityGate()
+        if gate in self._fallbacks:
+            return self._fallbacks[gate]
+        fp32 = self.onnx("fp32")
+        count = self.cfg.calibration_frames
+        self.on_step(
+            f"int8 with --fallback auto ({gate.describe()}; calibrated on {count} frames, measured on "
+            f"{FALLBACK_FRAMES})"
+        )
+        h, w = self.size
+        frames = list(frames_from_source(self.cfg.calibration, h, w, count + FALLBACK_FRAMES))
+        name = f"{self._stem()}-int8-fallback-{len(self._fallbacks)}.onnx"
+        path, report = with_fallback(
+            "int8", fp32, self.workdir / name, calibration=frames[:count],
+            check=collect(iter(frames[count:] or frames[-FALLBACK_FRAMES:])), gate=gate,
+            calibration_source=self.cfg.calibration, threads=self.cfg.threads,
+        )  # fmt: skip
+        self._fallbacks[gate] = (path, report.to_dict())
+        self.fallback_report = report.to_dict()
+        return self._fallbacks[gate]
 
     def engine(self, precision: str) -> Path:
         """A TensorRT engine at `precision` whose batch profile covers every benchmarked batch."""

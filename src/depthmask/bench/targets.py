@@ -155,10 +155,15 @@ def open_target(path: str, device: str, precision: str, subject: Subject, cfg: B
         from depthmask.runtime.auto import choose_backend
 
         model = subject.onnx("fp32")
+        # int8 takes part through its --fallback auto export (the fully quantized one misses the gate).
+        fp32 = subject.metadata.get("precision") == "fp32"
+        variants = {"int8": subject.onnx("int8-fallback")} if fp32 else None
         # Probed afresh for each bench (its cache lives in the bench's own folder), at the smallest batch.
-        choice = choose_backend(model, batch=min(cfg.batches), threads=threads, cache=subject.workdir)
+        choice = choose_backend(
+            model, batch=min(cfg.batches), threads=threads, cache=subject.workdir, variants=variants
+        )
         extra = {"threads": threads} if threads else {}
-        backend = create_backend(choice.backend, model, **choice.options, **extra)
+        backend = create_backend(choice.backend, choice.model or model, **choice.options, **extra)
         backend.auto_choice = choice  # the row says what was chosen and why
         return backend
     if path == "onnxruntime":

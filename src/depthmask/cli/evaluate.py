@@ -16,7 +16,7 @@ from rich.table import Table
 
 from depthmask.cli.app import ADVANCED, INPUT, MODEL, OUTPUT, PERFORMANCE, app
 from depthmask.cli.errors import user_errors
-from depthmask.settings import parse_size
+from depthmask.settings import parse_percentages, parse_size
 
 if TYPE_CHECKING:
     from depthmask.train.evaluate import EvalConfig, EvalResult
@@ -237,18 +237,6 @@ def show_robustness(result: EvalResult) -> None:
     svg = result.files["corrupt"].with_suffix(".svg")
     svg.write_text("\n".join(figures))
     console.print(f"wrote {result.files['corrupt']}, {svg}", highlight=False, soft_wrap=True)
-
-
-def parse_percentages(text: str, option: str) -> tuple[float, ...]:
-    """'5,10,100' → (0.05, 0.1, 1.0)."""
-    from depthmask.errors import ConfigError
-
-    try:
-        return tuple(float(v) / 100 for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(
-            f"{option} takes percentages separated by commas, e.g. 5,10,20; got {text!r}"
-        ) from None
 
 
 def show_curves(result: EvalResult) -> None:

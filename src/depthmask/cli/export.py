@@ -17,7 +17,7 @@ from depthmask.cli.errors import user_errors
 from depthmask.contract import exits
 from depthmask.contract.constants import GATE_MAX_ABS_REL, GATE_MIN_IOU
 from depthmask.export.config import ExportConfig, Format, Precision, depth_net_from_backbone
-from depthmask.settings import parse_size
+from depthmask.settings import parse_percentages, parse_size
 
 if TYPE_CHECKING:
     from depthmask.export.pipeline import ExportResult
@@ -144,6 +144,16 @@ def export(
             help="Add the region input (mode audit): letterbox padding left out of every statistic, and "
             "per-box statistics for `run --roi/--roi-file`, up to N boxes a frame on TensorRT (ONNX "
             "Runtime takes any number; 0: padding only) [default: no region input].",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    curve: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PERCENTS",
+            help="Add the faithfulness curve output (mode audit): per frame, N(I ⊗ top-k % of M) against "
+            "N(I) beside a random and an edge-map top-k %, e.g. 5,10,20,40,60,80,100 (N runs 2 + 3×k "
+            "times a frame) [default: no curve].",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -278,6 +288,7 @@ def export(
         random_weights=random_weights,
         seed=seed,
         regions=regions,
+        curve=parse_percentages(curve, "--curve") if curve else (),
         fallback=fallback.value,
         calibration_method=calibration_method.value,
         max_abs_rel=max_abs_rel,

@@ -68,3 +68,12 @@ class FidelityGate:
     def describe(self) -> str:
         """`abs_rel ≤ 1.00 %, mask IoU ≥ 0.95`."""
         return f"abs_rel ≤ {self.max_abs_rel:.2%}, mask IoU ≥ {self.min_iou:g}"
+
+
+def curve_auc(keeps: list[float] | tuple[float, ...], values: list[float] | tuple[float, ...]) -> float:
+    """The mean of a faithfulness curve over its kept shares (trapezoids / span); the value itself for a
+    single share."""
+    if len(keeps) == 1:
+        return float(values[0])
+    area = sum((values[i] + values[i + 1]) * (keeps[i + 1] - keeps[i]) / 2 for i in range(len(keeps) - 1))
+    return float(area) / (keeps[-1] - keeps[0])

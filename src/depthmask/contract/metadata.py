@@ -24,14 +24,17 @@ from depthmask.contract.constants import DEPTH_UNITS, IMAGENET_MEAN, IMAGENET_ST
 from depthmask.contract.spec import (
     BATCH_AXIS,
     CHANNEL_ORDERS,
+    CURVE_COLUMNS,
+    CURVE_METHODS,
     INPUT_NAME,
     MODES,
     PRECISIONS,
     REGION_AXIS,
     REGIONS_NAME,
+    check_keeps,
     graph_spec,
 )
-from depthmask.errors import ContractError, shown
+from depthmask.errors import ConfigError, ContractError, shown
 
 FORMAT_VERSION = 1
 MAX_SIDE = 16384  # no depth net takes a side longer than this; larger is a corrupt or hostile value
@@ -78,10 +81,12 @@ def build_metadata(
     exporter: str,
     export_config: Mapping[str, Any] | None = None,
     max_regions: int | None = None,
+    curve_keeps: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     """The metadata dict of one exported graph. `depth_net`/`mask_net` are `Provenance.to_dict()`s;
-    `max_regions` (maps per frame, the frame's own included) declares the `regions` input."""
-    spec = graph_spec(mode, regions=max_regions is not None)
+    `max_regions` (maps per frame, the frame's own included) declares the `regions` input, `curve_keeps`
+    the `curve` output."""
+    spec = graph_spec(mode, regions=max_regions is not None, curve=tuple(curve_keeps))
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "depthmask_version": __version__,
@@ -123,6 +128,12 @@ def build_metadata(
     if max_regions is not None:
         meta["regions"] = region_input(max_regions)
         meta["region_columns"] = list(spec.region_columns)
+    if spec.curve_keeps:
+        meta["curve"] = {
+            "keeps": list(spec.curve_keeps),
+            "methods": list(CURVE_METHODS),
+            "columns": list(CURVE_COLUMNS),
+        }
     return meta
 
 
@@ -134,6 +145,17 @@ def region_input(max_regions: int) -> dict[str, Any]:
 def has_regions(meta: Mapping[str, Any]) -> bool:
     """Whether (validated) metadata declares the `regions` input."""
     return isinstance(meta.get("regions"), Mapping)
+
+
+def curve_keeps(meta: Mapping[str, Any]) -> tuple[float, ...]:
+    """The kept shares of (validated) metadata's `curve` output; () when it has none."""
+    curve = meta.get("curve")
+    return tuple(float(k) for k in curve["keeps"]) if isinstance(curve, Mapping) else ()
+
+
+def graph_spec_of(meta: Mapping[str, Any]) -> Any:
+    """The GraphSpec (validated) metadata declares: mode, region input, curve output."""
+    return graph_spec(meta["mode"], regions=has_regions(meta), curve=curve_keeps(meta))
 
 
 # --- ONNX metadata_props -------------------------------------------------------------------------
@@ -342,7 +364,22 @@ def validate_metadata(
         "(mode audit only)",
     ):  # fmt: skip
         _raise(source, p)
-    spec = graph_spec(mode, regions=regions is not None)
+    curve = meta.get("curve")
+    keeps: tuple[float, ...] = ()
+    if curve is not None:
+        try:
+            keeps = check_keeps(curve.get("keeps") if isinstance(curve, Mapping) else None)
+        except ConfigError:
+            keeps = ()
+        if not p.want(
+            bool(keeps) and mode == "audit" and curve.get("methods") == list(CURVE_METHODS)
+            and curve.get("columns") == list(CURVE_COLUMNS),
+            "curve", curve,
+            f"absent, null or {{keeps: [shares in (0, 1], increasing], methods: {list(CURVE_METHODS)}, "
+            f"columns: {list(CURVE_COLUMNS)}}} (mode audit only)",
+        ):  # fmt: skip
+            _raise(source, p)
+    spec = graph_spec(mode, regions=regions is not None, curve=keeps)
     if spec.regions:
         p.want(
             meta.get("region_columns") == list(spec.region_columns),
@@ -405,6 +442,10 @@ def _check_outputs(p: _Problems, outputs: Any, spec: Any, inp: Mapping[str, Any]
         if name == "stats":
             want = [batch, len(spec.stats_columns)]
             p.want(shape == want, key, shape, f"{want} (one column per stats_columns entry)")
+            continue
+        if name == "curve":
+            want = [batch, len(CURVE_METHODS), len(spec.curve_keeps), len(CURVE_COLUMNS)]
+            p.want(shape == want, key, shape, f"{want} (methods × kept shares × columns)")
             continue
         if name == "region_stats":
             want = [batch, REGION_AXIS, len(spec.region_columns)]
@@ -492,7 +533,7 @@ def check_io(
     float32 `regions` [batch, regions, H, W] where declared), the declared outputs. `inputs` lists (name,
     dtype, shape) as the graph declares them (dims as ints or symbolic strings)."""
     inp = meta["input"]
-    spec = graph_spec(meta["mode"], regions=has_regions(meta))
+    spec = graph_spec_of(meta)
     batch = inp.get("batch", BATCH_AXIS)
     declared_inputs = spec.input_shapes(inp["height"], inp["width"], batch if _is_int(batch) else None)
     dtypes = {INPUT_NAME: "uint8", REGIONS_NAME: "float32"}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION
-from depthmask.contract.metadata import check_frames, validate_metadata
+from depthmask.contract.metadata import check_frames, curve_keeps, validate_metadata
 from depthmask.contract.spec import GraphSpec, graph_spec
 
 
@@ -34,12 +34,13 @@ class ModelInfo:
     batch: int | None = None  # None = dynamic batch axis
     far_fraction: float = FAR_FRACTION
     max_regions: int | None = None  # maps per frame the `regions` input plans for; None: no such input
+    curve_keeps: tuple[float, ...] = ()  # the kept shares of the `curve` output; (): no such output
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def spec(self) -> GraphSpec:
         """The graph spec the model was exported from (its inputs, outputs and columns)."""
-        return graph_spec(self.mode, regions=self.max_regions is not None)
+        return graph_spec(self.mode, regions=self.max_regions is not None, curve=self.curve_keeps)
 
     def feeds(self, frames: np.ndarray, regions: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The model's inputs by name for frames (padded to a fixed batch) and their region maps."""
@@ -67,6 +68,7 @@ class ModelInfo:
             batch=batch if isinstance(batch, int) else None,
             far_fraction=float(meta.get("far_fraction", FAR_FRACTION)),
             max_regions=int(regions["max"]) if isinstance(regions, Mapping) else None,
+            curve_keeps=curve_keeps(meta),
             metadata=dict(meta),
         )
 

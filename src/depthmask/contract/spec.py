@@ -6,6 +6,7 @@ Torch-free, so metadata writing, artefact validation and the runtime read the sa
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,6 +51,13 @@ STATS_COLUMNS: tuple[str, ...] = (
     "depth_masked_mean",  # mean Ŷ, metres
 )
 
+# The optional faithfulness curve of an audit graph (`export --curve K1,K2,…`): for each method and kept
+# share k, N(I ⊗ M_k) against N(I), where M_k keeps the top k of the method's scores.
+CURVE_NAME = "curve"
+CURVE_METHODS: tuple[str, ...] = ("G", "random", "edges")  # G's mask, a fixed random map, I's edge map
+CURVE_COLUMNS: tuple[str, ...] = ("keep", "delta1", "abs_rel")  # share kept, δ1 agreement, abs_rel
+MAX_CURVE_POINTS = 16
+
 OUTPUTS_BY_MODE: dict[str, tuple[str, ...]] = {
     "mask": ("mask",),
     "masked": ("mask", "depth_masked"),
@@ -68,6 +76,7 @@ class GraphSpec:
     batch_axis: str = BATCH_AXIS
     regions: bool = False  # the graph takes the `regions` weight maps and returns `region_stats`
     region_columns: tuple[str, ...] = ()
+    curve_keeps: tuple[float, ...] = ()  # the kept shares of the `curve` output; () when it has none
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -110,6 +119,7 @@ class GraphSpec:
             "depth_masked": [b, 1, h, w],
             "stats": [b, len(self.stats_columns)],
             REGION_STATS_NAME: [b, REGION_AXIS, len(self.region_columns)],
+            CURVE_NAME: [b, len(CURVE_METHODS), len(self.curve_keeps), len(CURVE_COLUMNS)],
         }
         return {name: shapes[name] for name in self.outputs}
 
@@ -127,27 +137,49 @@ def whole_frame(batch: int, height: int, width: int) -> np.ndarray:
     return np.ones((batch, 1, height, width), dtype=np.float32)
 
 
-def graph_spec(mode: str, regions: bool = False) -> GraphSpec:
-    """The declared spec of the fused graph for `mode` (mask, masked or audit), with the region input."""
+def graph_spec(mode: str, regions: bool = False, curve: tuple[float, ...] = ()) -> GraphSpec:
+    """The declared spec of the fused graph for `mode` (mask, masked or audit), with the region input
+    and the curve output (its kept shares, `check_keeps`)."""
     if mode not in OUTPUTS_BY_MODE:
         raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.{closest(mode, MODES)}")
-    if regions and mode != "audit":
-        raise ConfigError(
-            f"region maps (--regions) need mode 'audit', which computes the statistics; got mode {mode!r}"
-        )
-    outputs = OUTPUTS_BY_MODE[mode] + ((REGION_STATS_NAME,) if regions else ())
+    for what, wanted in (("region maps (--regions)", regions), ("a faithfulness curve (--curve)", curve)):
+        if wanted and mode != "audit":
+            raise ConfigError(f"{what} need mode 'audit', which computes the statistics; got mode {mode!r}")
+    keeps = check_keeps(curve) if curve else ()
+    outputs = (
+        OUTPUTS_BY_MODE[mode] + ((REGION_STATS_NAME,) if regions else ()) + ((CURVE_NAME,) if keeps else ())
+    )
     return GraphSpec(
         mode=mode,
         outputs=outputs,
         stats_columns=STATS_COLUMNS if "stats" in outputs else (),
         regions=regions,
         region_columns=REGION_COLUMNS if regions else (),
+        curve_keeps=keeps,
     )
+
+
+def check_keeps(keeps: object) -> tuple[float, ...]:
+    """Kept shares of a curve: 1 to MAX_CURVE_POINTS numbers in (0, 1], increasing; ConfigError else."""
+    ok = (
+        isinstance(keeps, (list, tuple)) and 1 <= len(keeps) <= MAX_CURVE_POINTS
+        and all(isinstance(k, (int, float)) and not isinstance(k, bool) and 0 < k <= 1 for k in keeps)
+        and all(a < b for a, b in itertools.pairwise(keeps))
+    )  # fmt: skip
+    if not ok:
+        raise ConfigError(
+            f"curve keeps must be 1–{MAX_CURVE_POINTS} shares in (0, 1], increasing (e.g. 0.05,0.1,0.2); "
+            f"got {keeps!r}"
+        )
+    return tuple(float(k) for k in keeps)  # type: ignore[union-attr]
 
 
 __all__ = [
     "BATCH_AXIS",
     "CHANNEL_ORDERS",
+    "CURVE_COLUMNS",
+    "CURVE_METHODS",
+    "CURVE_NAME",
     "INPUT_NAME",
     "MODES",
     "OUTPUTS_BY_MODE",
@@ -158,6 +190,7 @@ __all__ = [
     "REGION_STATS_NAME",
     "STATS_COLUMNS",
     "GraphSpec",
+    "check_keeps",
     "graph_spec",
     "whole_frame",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION, GATE_MAX_ABS_REL, GATE_MIN_IOU
 from depthmask.contract.metadata import MAX_REGIONS
-from depthmask.contract.spec import CHANNEL_ORDERS, MODES
+from depthmask.contract.spec import CHANNEL_ORDERS, MODES, check_keeps
 from depthmask.errors import ConfigError, closest
 from depthmask.settings import settings_dict
 
@@ -86,6 +86,7 @@ class ExportConfig:
     workspace_gib: float = 4.0
     timing_cache: Path | None = None
     regions: int | None = None  # None: no region input; N: the `regions` input, planned for N boxes a frame
+    curve: tuple[float, ...] = ()  # kept shares of the optional `curve` output (faithfulness per frame)
     fallback: str = "off"  # "auto": keep the layers that break the fidelity gate in fp32 (fp16, int8)
     calibration_method: str = "minmax"  # int8 ranges; under --fallback auto, chosen by measured fidelity
     max_abs_rel: float = GATE_MAX_ABS_REL  # the fallback's gate: depth and masked depth against fp32
@@ -140,6 +141,12 @@ class ExportConfig:
             if self.mode != "audit":
                 raise ConfigError(
                     f"--regions needs mode 'audit' (the mode that computes statistics), got {self.mode!r}"
+                )
+        if self.curve:
+            object.__setattr__(self, "curve", check_keeps(tuple(self.curve)))
+            if self.mode != "audit":
+                raise ConfigError(
+                    f"--curve needs mode 'audit' (the mode that computes statistics), got {self.mode!r}"
                 )
         _choice("--fallback", self.fallback, FALLBACKS)
         _choice("--calibration-method", self.calibration_method, CALIBRATION_METHODS)

@@ -31,10 +31,13 @@ from depthmask.contract.fidelity import Fidelity, FidelityGate
 from depthmask.errors import ConfigError
 from depthmask.export.config import CALIBRATION_METHODS
 
+DEFAULT_METHOD = "minmax"  # what --precision int8 calibrates with unless told
+
 log = logging.getLogger(__name__)
 
 BLOCKS = 12  # contiguous blocks the search tells apart: 12 sensitivity trials, then ~4 for the count
-SPEED_SECONDS = 2.0  # each artefact's frames/s is measured for this long (after a warm-up)
+SPEED_SECONDS = 3.0  # each artefact's frames/s is measured for at least this long (after a warm-up)
+SPEED_ITERATIONS = 5  # and at least this many frames
 MIN_CHECK_FRAMES = 8
 
 
@@ -56,7 +59,7 @@ class FallbackReport:
     precision: str
     gate: dict[str, float]
     method: str | None
-    before: dict[str, Any]  # the fully reduced artefact: fidelity and frames/s
+    before: dict[str, Any]  # the artefact without the fallback (int8: min-max ranges): fidelity, frames/s
     after: dict[str, Any]  # the artefact written
     kept_fp32: list[str] = field(default_factory=list)
     blocks: list[dict[str, Any]] = field(default_factory=list)  # per block: nodes and sensitivity
@@ -112,14 +115,15 @@ class _Measure:
         return self.gate.measure(self.reference, self.outputs(path))
 
     def speed(self, path: Path) -> float:
-        """ONNX Runtime's frames/s at batch 1 on this machine (a warm-up, then `SPEED_SECONDS`)."""
+        """ONNX Runtime's frames/s at batch 1 on this machine (a warm-up, then at least `SPEED_ITERATIONS`
+        frames and `SPEED_SECONDS`)."""
         from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
         with OnnxRuntimeBackend(path, threads=self.threads) as backend:
             frame = self.frames[:1]
             backend.infer(frame)
             done, t0 = 0, time.perf_counter()
-            while done == 0 or time.perf_counter() - t0 < SPEED_SECONDS:
+            while done < SPEED_ITERATIONS or time.perf_counter() - t0 < SPEED_SECONDS:
                 backend.infer(frame)
                 done += 1
             return round(done / (time.perf_counter() - t0), 3)
@@ -172,7 +176,7 @@ def with_fallback(
     with tempfile.TemporaryDirectory(prefix="depthmask-fallback-") as tmp:
         workdir = Path(tmp)
         trial_path = workdir / "trial.onnx"
-        method: str | None = None
+        method: str | None = DEFAULT_METHOD if precision == "int8" else None
         if precision == "int8":
             assert calibration is not None
             recipe = Int8Recipe(
@@ -180,37 +184,38 @@ def with_fallback(
             )
             candidates = recipe.quantizable()
 
-            def build(keep: Sequence[str], out: Path) -> Path:
-                return recipe.quantize(out, method=method or "minmax", keep_fp32=keep)
+            def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
+                return recipe.quantize(out, method=how or method or DEFAULT_METHOD, keep_fp32=keep)
         else:
             candidates = fp16_candidates(fp32)
 
-            def build(keep: Sequence[str], out: Path) -> Path:
+            def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
                 return fp16_from_onnx(fp32, out, keep_fp32=keep)
 
         trials: list[Trial] = []
 
-        def trial(what: str, keep: Sequence[str]) -> Fidelity:
-            f = measure.fidelity(build(keep, trial_path))
+        def trial(what: str, keep: Sequence[str], how: str | None = None) -> Fidelity:
+            f = measure.fidelity(build(keep, trial_path, how))
             trials.append(Trial(what, len(keep), round(f.abs_rel, 5), round(f.mask_iou, 4), f.passed))
             log.info("fallback trial %s: %s%s", what, f.describe(), " (passes)" if f.passed else "")
             return f
 
         if precision == "int8":
-            best: tuple[float, str] | None = None
-            for name in CALIBRATION_METHODS:
-                method = name
-                score = _excess(trial(f"calibration {name}", []), gate)
-                if best is None or score < best[0]:
-                    best = (score, name)
-            assert best is not None
-            method = best[1]
-        before = trial("all reduced", [])
+            # `before` is what --precision int8 writes without the fallback (min-max ranges); the search
+            # starts from the most faithful calibration.
+            tried = {
+                name: trial(f"calibration {name}, all quantized", [], name) for name in CALIBRATION_METHODS
+            }
+            before = tried[DEFAULT_METHOD]
+            method = min(CALIBRATION_METHODS, key=lambda name: _excess(tried[name], gate))
+            start = tried[method]
+        else:
+            before = start = trial("all reduced", [])
         blocks = blocks_of(candidates)
         sensitivity: list[float] = []
         kept: list[str] = []
-        after = before
-        if not before.passed and blocks:
+        after = start
+        if not start.passed and blocks:
             for k in range(len(blocks)):
                 alone = [n for b in blocks[:k] + blocks[k + 1 :] for n in b]  # every other block kept
                 f = trial(f"block {k + 1} of {len(blocks)} alone", alone)
@@ -246,7 +251,7 @@ def with_fallback(
             trials=trials,
             passed=after.passed,
         )
-        report.before["fps"] = measure.speed(build([], workdir / "reduced.onnx"))
+        report.before["fps"] = measure.speed(build([], workdir / "reduced.onnx", DEFAULT_METHOD))
         report.fp32_fps = measure.speed(fp32)
         build(kept, dst)
         report.after["fps"] = measure.speed(dst)

@@ -78,6 +78,7 @@ def graph_from_config(cfg: ExportConfig) -> AuditGraph:
         far_fraction=cfg.far_fraction,
         input_size=input_size(cfg, depth_prov.name if depth_prov else None, mask_prov.name),
         regions=cfg.regions is not None,
+        curve=cfg.curve,
         provenance={
             "depth_net": depth_prov.to_dict() if depth_prov else None,
             "mask_net": mask_prov.to_dict(),
@@ -411,6 +412,7 @@ def onnx_from_graph(graph: AuditGraph, path: str | Path, cfg: ExportConfig) -> P
         exporter=exporter,
         export_config=cfg.to_dict(),
         max_regions=max_regions,
+        curve_keeps=graph.spec.curve_keeps,
     )
     set_onnx_metadata(model, meta, artefact=path)
     model.producer_name, model.doc_string = "depthmask", f"depthmask fused graph, mode {graph.mode}"

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from depthmask.contract.metadata import has_regions, onnx_metadata, set_onnx_metadata
-from depthmask.contract.spec import REGION_STATS_NAME, GraphSpec, graph_spec
+from depthmask.contract.metadata import graph_spec_of, onnx_metadata, set_onnx_metadata
+from depthmask.contract.spec import CURVE_NAME, REGION_STATS_NAME, GraphSpec
 from depthmask.errors import ConfigError
 from depthmask.export.frames import batches
 
@@ -38,7 +38,7 @@ CALIBRATION_BATCH = 4
 
 def fp32_island(model: Any) -> set[str]:
     """Names of nodes that must run in fp32: FP32_OPS, and nodes whose results reach only the
-    statistics (`stats`, and `region_stats` of a region graph).
+    statistics (`stats`, a region graph's `region_stats`, a curve graph's `curve`).
 
     The statistics are computed from the other outputs; the nodes between them (no path to mask/depth)
     form the statistics' subgraph.
@@ -58,7 +58,7 @@ def fp32_island(model: Any) -> set[str]:
         return seen
 
     outputs = [o.name for o in graph.output]
-    statistics = ("stats", REGION_STATS_NAME)
+    statistics = ("stats", REGION_STATS_NAME, CURVE_NAME)
     stats_only = ancestors([o for o in outputs if o in statistics]) - ancestors(
         [o for o in outputs if o not in statistics]
     )
@@ -252,7 +252,7 @@ class Int8Recipe:
             )
         fixed = model.graph.input[0].type.tensor_type.shape.dim[0].dim_value  # 0: a symbolic batch
         self.batch, self.fixed = fixed or batch, bool(fixed)
-        self.spec = graph_spec(self.meta["mode"], regions=has_regions(self.meta))
+        self.spec = graph_spec_of(self.meta)
         self.big = model.ByteSize() > PROTOBUF_LIMIT  # such models travel as files with external data
         named, self.prepared_path = self.workdir / "named.onnx", self.workdir / "pre.onnx"
         save_onnx(model, named)

@@ -21,8 +21,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION, FID_MIN_DEPTH, IMAGENET_MEAN, IMAGENET_STD
-from depthmask.contract.spec import CHANNEL_ORDERS, REGION_COLUMNS, STATS_COLUMNS, GraphSpec, graph_spec
+from depthmask.contract.spec import (
+    CHANNEL_ORDERS,
+    CURVE_COLUMNS,
+    CURVE_METHODS,
+    REGION_COLUMNS,
+    STATS_COLUMNS,
+    GraphSpec,
+    graph_spec,
+)
 from depthmask.errors import ConfigError
+from depthmask.nets.curve import TIE_JITTER, agreement, edge_magnitude
 
 # Bisection steps of the far-pixel threshold: 32 halvings take any fp32 depth range down to adjacent
 # floats, so the threshold selects exactly the top-k pixels (ties aside).
@@ -165,6 +174,50 @@ class RegionStats(nn.Module):
         return torch.stack([columns[c] for c in self.columns], dim=-1)
 
 
+def tie_scale(score: torch.Tensor) -> torch.Tensor:
+    """Per row [B, 1]: the scale the tie-breaking jitter is relative to: the score's range or largest
+    magnitude (so a constant map is broken too), at least 1 — the bisection resolves 2⁻³² of a span that
+    starts 1 below the minimum, so a smaller jitter could not be told apart on an all-zero map."""
+    top, bottom = score.amax(1, keepdim=True), score.amin(1, keepdim=True)
+    return torch.maximum(top - bottom, torch.maximum(top.abs(), bottom.abs())).clamp_min(1.0)
+
+
+class CurveStats(nn.Module):
+    """The faithfulness curve of each frame [B, methods, keeps, CURVE_COLUMNS]: for G's mask, a fixed
+    random map and I's edge magnitude (`CURVE_METHODS`), the top k of the score kept (1) and the rest
+    blanked, and N(I ⊗ M_k) against N(I). `masks` gives the kept maps (N sees them in the graph's one
+    batched pass), `forward` measures the outputs. The random map and the tie-breaking jitter are fixed
+    buffers (seeded), so every artefact of one graph keeps the same pixels."""
+
+    def __init__(self, keeps: tuple[float, ...], input_size: tuple[int, int], seed: int = 0) -> None:
+        super().__init__()
+        self.keeps = tuple(float(k) for k in keeps)
+        generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("random", torch.rand(1, 1, *input_size, generator=generator), persistent=False)
+        self.register_buffer("jitter", torch.rand(1, 1, *input_size, generator=generator), persistent=False)
+
+    def masks(self, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The kept maps, methods × keeps in order, each [B, 1, H, W] of {0, 1}."""
+        scores = {"G": mask.float(), "random": self.random.expand_as(mask), "edges": edge_magnitude(x)}
+        kept = []
+        for method in CURVE_METHODS:
+            score = scores[method].flatten(1)
+            score = score + TIE_JITTER * tie_scale(score) * self.jitter.flatten(1)  # ties broken, order kept
+            kept += [far_pixels(score, k).view_as(mask) for k in self.keeps]
+        return kept
+
+    def forward(
+        self, depth: torch.Tensor, kept: list[torch.Tensor], outs: list[torch.Tensor]
+    ) -> torch.Tensor:
+        points = []
+        for k, out in zip(kept, outs, strict=True):
+            measured = agreement(depth, out)
+            share = k.flatten(1).mean(1)
+            points.append(torch.stack([share, measured["fid_delta1"], measured["fid_abs_rel"]], dim=1))
+        b = depth.shape[0]
+        return torch.stack(points, dim=1).view(b, len(CURVE_METHODS), len(self.keeps), len(CURVE_COLUMNS))
+
+
 class AuditGraph(nn.Module):
     """N and G fused: uint8 frames → the mode's outputs (a tuple in `spec.outputs` order).
 
@@ -185,9 +238,10 @@ class AuditGraph(nn.Module):
         input_size: tuple[int, int] | None = None,
         provenance: dict | None = None,
         regions: bool = False,
+        curve: tuple[float, ...] = (),
     ) -> None:
         super().__init__()
-        self.spec: GraphSpec = graph_spec(mode, regions=regions)
+        self.spec: GraphSpec = graph_spec(mode, regions=regions, curve=tuple(curve))
         if depth_net is None and mode != "mask":
             raise ConfigError(f"mode {mode!r} runs the depth net N; name one (only mode 'mask' runs G alone)")
         self.mode = mode
@@ -200,6 +254,9 @@ class AuditGraph(nn.Module):
         self.depth_net = depth_net if mode != "mask" else None
         self.stats = AuditStats(epsilon, far_fraction) if mode == "audit" else None
         self.region_stats = RegionStats(epsilon) if regions else None
+        if self.spec.curve_keeps and input_size is None:
+            raise ConfigError("a curve output needs the frames' size: AuditGraph(..., input_size=(H, W))")
+        self.curve = CurveStats(self.spec.curve_keeps, tuple(input_size)) if self.spec.curve_keeps else None  # type: ignore[arg-type]
         # The frame size (H, W) the graph is exported and run at, and where its weights came from
         # (`Provenance.to_dict()` per network), as recorded in an artefact's metadata.
         self.input_size = (int(input_size[0]), int(input_size[1])) if input_size is not None else None
@@ -225,14 +282,20 @@ class AuditGraph(nn.Module):
         masked = x * mask  # one-channel mask broadcast over the three normalised channels
         if self.mode == "masked":
             return mask, self.depth_net(masked)
-        # One pass of N over [I; I ⊗ M]; unflatten by the constant 2 keeps the batch symbolic.
-        both = self.depth_net(torch.cat([x, masked], dim=0))
-        depth, depth_masked = both.unflatten(0, (2, -1)).unbind(0)
-        if self.region_stats is None or regions is None:
-            return mask, depth, depth_masked, self.stats(mask, depth, depth_masked)
-        regions = regions.float()
-        stats = self.stats(mask, depth, depth_masked, regions[:, :1])
-        return mask, depth, depth_masked, stats, self.region_stats(mask, depth, depth_masked, regions)
+        # One pass of N over [I; I ⊗ M] (and the curve's I ⊗ M_k); unflatten by a constant keeps the
+        # batch symbolic.
+        kept = self.curve.masks(x, mask) if self.curve is not None else []
+        inputs = [x, masked, *(x * k.to(x.dtype) for k in kept)]
+        depth, depth_masked, *curve_outs = (
+            self.depth_net(torch.cat(inputs, dim=0)).unflatten(0, (len(inputs), -1)).unbind(0)
+        )
+        content = regions.float()[:, :1] if self.region_stats is not None and regions is not None else None
+        outputs = [mask, depth, depth_masked, self.stats(mask, depth, depth_masked, content)]
+        if self.region_stats is not None and regions is not None:
+            outputs.append(self.region_stats(mask, depth, depth_masked, regions.float()))
+        if self.curve is not None:
+            outputs.append(self.curve(depth, kept, curve_outs))
+        return tuple(outputs)
 
     @torch.no_grad()
     def named(self, frames: torch.Tensor, regions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from depthmask.contract.constants import FAR_FRACTION
-from depthmask.contract.metadata import has_regions, recorded_path
+from depthmask.contract.metadata import curve_keeps, has_regions, recorded_path
 from depthmask.errors import CheckpointError, ConfigError, ContractError
 from depthmask.nets.graph import AuditGraph
 from depthmask.nets.models.byo import require_named_by_user
@@ -139,4 +139,5 @@ def graph_from_metadata(
         input_size=(meta["input"]["height"], meta["input"]["width"]),
         provenance=dict(records),
         regions=has_regions(meta),
+        curve=curve_keeps(meta),
     )

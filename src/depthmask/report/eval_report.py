@@ -7,8 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from depthmask.report.eval_figures import faithfulness_svg, robustness_heatmap
-from depthmask.report.html import _json_section, _num, _warnings_box, page, read_written
+from depthmask.report.eval_figures import robustness_heatmap
+from depthmask.report.html import _json_section, _num, _warnings_box, curves_section, page, read_written
 
 CONDITION_COLUMNS = ("abs_rel", "rmse", "delta1", "mask_mean", "mask_keep", "fid_rmse", "far_attention")
 TABLE1_COLUMNS = ("rmse_m", "rmse_m_prime", "sparseness", "rmse_edges", "fid_rmse_m", "fid_rmse_m_prime")
@@ -48,7 +48,7 @@ def build_eval_report(eval_dir: str | Path, output: str | Path | None = None) ->
         _section("Conditions (means over images)", ("condition", "mask_net"), CONDITION_COLUMNS,
                  [c | c.get("metrics", {}) | c.get("stats", {}) for c in doc.get("conditions", [])]),
         _section("Table 1 (M′ = M > ε)", ("label", "lam"), TABLE1_COLUMNS, doc.get("table1", [])),
-        _curves(doc.get("curves") or []),
+        curves_section(doc.get("curves") or []),
         _robustness(doc.get("robustness") or []),
         _json_section("Evaluation settings", doc.get("config", {})),
         _json_section("Environment", doc.get("environment", {})),
@@ -67,25 +67,6 @@ def _section(title: str, keys: tuple[str, ...], columns: tuple[str, ...], rows: 
         cells += "".join(f"<td class='num'>{_num(r.get(c), 3)}</td>" for c in columns)
         body.append(f"<tr>{cells}</tr>")
     return f"<section><h2>{escape(title)}</h2><table><tr>{head}</tr>{''.join(body)}</table></section>"
-
-
-def _curves(curves: list[dict[str, Any]]) -> str:
-    if not curves:
-        return ""
-    keeps = [p["keep"] for p in curves[0]["points"]]
-    head = "".join(f"<th>{100 * k:g} %</th>" for k in keeps)
-    rows = "".join(
-        f"<tr><td>{escape(c['mask_net'])}</td><td>{escape(c['method'])}</td>"
-        + "".join(f"<td class='num'>{_num(p['fid_delta1'], 3)}</td>" for p in c["points"])
-        + f"<td class='num'><b>{_num(c['auc'], 3)}</b></td></tr>"
-        for c in curves
-    )
-    return (
-        "<section><h2>Faithfulness curves</h2><p class='note'>δ1 agreement of N(I ⊗ top-k % of the mask) "
-        "with N(I), for G's mask, a random k % and the edge map's top k %; AUC = the mean over k.</p>"
-        f"<div class='charts'><div>{faithfulness_svg(curves)}</div></div>"
-        f"<table><tr><th>G</th><th>method</th>{head}<th>AUC</th></tr>{rows}</table></section>"
-    )
 
 
 def _robustness(rows: list[dict[str, Any]]) -> str:

@@ -24,6 +24,7 @@ from depthmask.contract.constants import (
     MASK_FULL_KEEP,
 )
 from depthmask.errors import SourceError
+from depthmask.report.eval_figures import faithfulness_svg
 from depthmask.report.svg import Mark, Reference, colour_bar, histogram, line_chart, stacked_bar
 
 MAX_EMBED_VIDEO = 25 * 2**20  # larger videos are linked, not embedded
@@ -204,6 +205,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None, shown_as
         _mask_section(run_dir, summary),  # where G looks: the audit's first answer
         _time_series(records, summary),
         _regions_section(summary),
+        _run_curve(summary),
         _latency_section(summary, records),
         _samples_section(run_dir, summary),
         _video_section(run_dir, summary),
@@ -585,6 +587,44 @@ def _regions_section(summary: dict[str, Any]) -> str:
         "rests on the region more than its size alone would say, below 1 that it rests on context "
         f"around it.</p><table>{head}{''.join(rows)}</table>{note}</section>"
     )
+
+
+def curves_section(curves: list[dict[str, Any]]) -> str:
+    """Faithfulness curves (eval's `--curve`, a run's `curve` output): the chart and a table of δ1 per
+    kept share with the AUC; `curves` are {mask_net, method, auc, points: [{keep, fid_delta1}]}."""
+    if not curves:
+        return ""
+    keeps = [p["keep"] for p in curves[0]["points"]]
+    head = "".join(f"<th>{100 * k:g} %</th>" for k in keeps)
+    rows = "".join(
+        f"<tr><td>{escape(c['mask_net'])}</td><td>{escape(c['method'])}</td>"
+        + "".join(f"<td class='num'>{_num(p['fid_delta1'], 3)}</td>" for p in c["points"])
+        + f"<td class='num'><b>{_num(c['auc'], 3)}</b></td></tr>"
+        for c in curves
+    )
+    return (
+        "<section><h2>Faithfulness curves</h2><p class='note'>δ1 agreement of N(I ⊗ top-k % of the mask) "
+        "with N(I), for G's mask, a random k % and the edge map's top k %; AUC = the mean over k.</p>"
+        f"<div class='charts'><div>{faithfulness_svg(curves)}</div></div>"
+        f"<table><tr><th>G</th><th>method</th>{head}<th>AUC</th></tr>{rows}</table></section>"
+    )
+
+
+def _run_curve(summary: dict[str, Any]) -> str:
+    """The run's mean faithfulness curve (a model exported with --curve), in eval's form."""
+    curve = summary.get("curve") or {}
+    if not curve.get("methods"):
+        return ""
+    mask_net = (summary.get("model") or {}).get("mask_net") or "G"
+    keeps = curve["keeps"]
+    curves = [
+        {
+            "mask_net": f"{mask_net}, {m['frames']} frames", "method": method, "auc": m["auc"],
+            "points": [{"keep": k, "fid_delta1": d} for k, d in zip(keeps, m["delta1"], strict=True)],
+        }
+        for method, m in curve["methods"].items()
+    ]  # fmt: skip
+    return curves_section(curves)
 
 
 def _drops_table(summary: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 from depthmask.contract.fidelity import FidelityGate
 from depthmask.contract.hashing import sha256_of
 from depthmask.environment import fingerprint, native_precision
-from depthmask.errors import ConfigError, module_available
+from depthmask.errors import ConfigError, DepthmaskError, module_available
 from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.sinks.audit import write_json_atomic
 from depthmask.sources import open_source
@@ -45,11 +45,14 @@ DEFAULT_GATE = FidelityGate()
 
 @dataclass(frozen=True)
 class Candidate:
-    """One backend × precision: the backend's registry name and its constructor options."""
+    """One backend × precision: the backend's registry name and its constructor options; `model` names
+    another artefact of the same networks (an int8 export of the fp32 file), None the model itself."""
 
     label: str
     backend: str
     options: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    precision: str = "fp32"  # what it computes at (for % of peak)
 
 
 @dataclass
@@ -74,24 +77,63 @@ class Choice:
     why: str
     probes: list[Probe]
     cached: bool = False
+    model: str | None = None  # the artefact to run, when not the model asked for (see Candidate)
+    precision: str = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (summary.json, the cache)."""
         return asdict(self)
 
 
-def candidates(model: Path, flags: set[str] | None = None) -> list[Candidate]:
-    """The paths worth probing for `model` here (the reference first)."""
+def candidates(
+    model: Path, flags: set[str] | None = None, variants: dict[str, Path] | None = None
+) -> list[Candidate]:
+    """What can run `model` here, the reference (the file as exported, on ONNX Runtime) first. An int8
+    file runs on ONNX Runtime and OpenVINO's int8 path; an fp32 one also on OpenVINO at fp32 and at the
+    precisions this CPU has native kernels for. `variants` ({"int8": path}: an int8 export of the same
+    networks, e.g. with `--fallback auto`) adds its int8 paths, measured against the reference."""
     name = backend_name_for(model)
     if name != "onnxruntime":
         return [Candidate(name, name)]
-    out = [Candidate("onnxruntime", "onnxruntime")]
-    if module_available("openvino"):
+    own = _precision_of(model)
+    out = [Candidate("onnxruntime", "onnxruntime", precision=own)]
+    openvino = module_available("openvino")
+    if own == "int8":
+        return out + (
+            [Candidate("openvino int8", "openvino", {"precision": "int8"}, precision="int8")]
+            if openvino
+            else []
+        )
+    if openvino:
         out.append(Candidate("openvino fp32", "openvino", {"precision": "fp32"}))
         for precision in ("bf16", "fp16"):
             if native_precision(precision, flags):
-                out.append(Candidate(f"openvino {precision}", "openvino", {"precision": precision}))
+                out.append(
+                    Candidate(
+                        f"openvino {precision}", "openvino", {"precision": precision}, precision=precision
+                    )
+                )
+    int8 = (variants or {}).get("int8")
+    if int8 is not None:
+        out.append(Candidate("onnxruntime int8", "onnxruntime", model=str(int8), precision="int8"))
+        if openvino:
+            out.append(
+                Candidate(
+                    "openvino int8", "openvino", {"precision": "int8"}, model=str(int8), precision="int8"
+                )
+            )
     return out
+
+
+def _precision_of(model: Path) -> str:
+    """An ONNX file's recorded precision, read through ONNX Runtime (the runtime needs no onnx package);
+    fp32 when it cannot be read (the reference's load then says why)."""
+    from depthmask.runtime.backends.onnxruntime import read_onnx_info
+
+    try:
+        return str(read_onnx_info(model).metadata.get("precision") or "fp32")
+    except DepthmaskError:
+        return "fp32"
 
 
 def cache_dir() -> Path:
@@ -109,12 +151,14 @@ def choose_backend(
     cache: Path | None = None,
     options: list[Candidate] | None = None,
     seconds: float = PROBE_SECONDS,
+    variants: dict[str, Path] | None = None,
 ) -> Choice:
-    """The fastest candidate within `gate` (from the cache when this model and machine were probed)."""
+    """The fastest candidate within `gate` (from the cache when this model and machine were probed);
+    `variants` as for `candidates`."""
     model = Path(model)
     if not model.is_file():
         raise ConfigError(f"--model {model}: no such file; export one with `depthmask export`")
-    options = candidates(model) if options is None else options
+    options = candidates(model, variants=variants) if options is None else options
     key = _key(model, batch, threads, gate, options)
     store = (cache or cache_dir()) / CACHE_FILE
     known = _read(store).get(key)
@@ -135,7 +179,7 @@ def _key(model: Path, batch: int, threads: int | None, gate: Gate, options: list
     parts = {
         "model": sha256_of(model), "cpu": env["cpu"], "flags": env["cpu_flags"], "batch": batch,
         "threads": threads or env["cores"], "libraries": env["libraries"], "gate": asdict(gate),
-        "candidates": [c.label for c in options],
+        "candidates": [[c.label, sha256_of(c.model) if c.model else None] for c in options],
     }  # fmt: skip
     return json.dumps(parts, sort_keys=True)
 
@@ -181,7 +225,7 @@ def _probe(
         probe = Probe(c.label)
         probes.append(probe)
         try:
-            backend = create_backend(c.backend, model, **c.options, **extra)
+            backend = create_backend(c.backend, Path(c.model) if c.model else model, **c.options, **extra)
             backend.load()
             try:
                 if frames is None:  # the reference, loaded first, says the input size
@@ -218,4 +262,7 @@ def _probe(
         else f"; abs_rel {best.abs_rel:.2%}, mask IoU {best.mask_iou:.3f} within the gate"
     )
     why = f"{best.label}: the fastest of {len(probes)} probed at batch {batch} ({speed}{fidelity})"
-    return Choice(best.label, picked.backend, dict(picked.options), why, probes)
+    return Choice(
+        best.label, picked.backend, dict(picked.options), why, probes, model=picked.model,
+        precision=picked.precision,
+    )  # fmt: skip

@@ -21,7 +21,13 @@ import cv2
 import numpy as np
 
 from depthmask.contract.constants import ATTENTION_JUMP_IOU
-from depthmask.contract.spec import REGION_COLUMNS, REGION_STATS_NAME
+from depthmask.contract.spec import (
+    CURVE_COLUMNS,
+    CURVE_METHODS,
+    CURVE_NAME,
+    REGION_COLUMNS,
+    REGION_STATS_NAME,
+)
 from depthmask.runtime.backends.base import Backend
 from depthmask.runtime.buffer import FrameBuffer
 from depthmask.runtime.records import Item, Result
@@ -103,6 +109,14 @@ def region_rows(item: Item, rows: np.ndarray) -> list[dict[str, Any]]:
             **{k: v if seen or k == "area" else float("nan") for k, v in values.items()},
         })  # fmt: skip
     return out
+
+
+def curve_points(values: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    """One frame's `curve` [methods, keeps, columns] as method → column → one value per kept share."""
+    return {
+        method: {column: [float(v) for v in values[m, :, c]] for c, column in enumerate(CURVE_COLUMNS)}
+        for m, method in enumerate(CURVE_METHODS)
+    }
 
 
 class Pipeline:
@@ -248,13 +262,17 @@ class Pipeline:
         columns = self.backend.info.stats_columns
         stats = outputs.get("stats")
         region_stats = outputs.pop(REGION_STATS_NAME, None)
+        curve = outputs.pop(CURVE_NAME, None)
         results = []
         for k, it in enumerate(good):
             it.t_infer = (t0, t1)
             per = {name: arr[k] for name, arr in outputs.items()}
             st = {c: float(stats[k, j]) for j, c in enumerate(columns)} if stats is not None else {}
             rows = region_rows(it, region_stats[k]) if region_stats is not None else []
-            results.append(Result(it, "ok", outputs=per, stats=st, batch=batch_id, regions=rows))
+            points = curve_points(curve[k]) if curve is not None else {}
+            results.append(
+                Result(it, "ok", outputs=per, stats=st, batch=batch_id, regions=rows, curve=points)
+            )
             it.regions = None  # the maps are not kept past inference
         for res in results:
             self.out.put(res)

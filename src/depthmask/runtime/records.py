@@ -46,6 +46,7 @@ class Result:
     batch: int | None = None
     host_flags: list[str] = field(default_factory=list)  # set on the host after inference (attention_jump)
     regions: list[dict[str, Any]] = field(default_factory=list)  # per box: name, box, region_stats' columns
+    curve: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # method → column → per keep
 
     @property
     def frame(self) -> Frame:
@@ -89,6 +90,11 @@ class Result:
             ]
         if item.boxes_over:
             rec["regions_over"] = list(item.boxes_over)
+        if self.curve:
+            rec["curve"] = {
+                m: {c: [_finite(v) for v in values] for c, values in columns.items()}
+                for m, columns in self.curve.items()
+            }
         rec["latency_ms"] = _ms(t_written - item.t_read)
         rec["batch"] = self.batch
         timings = dict(item.timings)

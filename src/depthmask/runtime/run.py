@@ -99,7 +99,7 @@ def _run_deferring(
         ids = [s.source_id for s in sources]
         policies = [cfg.policy or s.default_policy for s in sources]
         temporal = TEMPORAL_COLUMNS if "mask" in info.outputs else ()  # from the masks, on the host
-        audit = AuditLogSink(out / "audit.jsonl", (*info.stats_columns, *temporal))
+        audit = AuditLogSink(out / "audit.jsonl", (*info.stats_columns, *temporal), info.curve_keeps)
         audit.open()  # the record of the run: if it cannot be written, nothing runs
         sinks.append(audit)
         optional: list[tuple[str, Sink]] = []
@@ -325,7 +325,7 @@ def backend_for(cfg: RunConfig) -> tuple[Backend, Choice | None]:
         return create_backend(name, cfg.model, **backend_options(name, cfg)), None
     chosen = auto_backend(cfg)
     options = {**chosen.options, **({"threads": cfg.threads} if cfg.threads else {})}
-    return create_backend(chosen.backend, cfg.model, **options), chosen
+    return create_backend(chosen.backend, Path(chosen.model or cfg.model), **options), chosen
 
 
 def auto_backend(cfg: RunConfig) -> Choice:

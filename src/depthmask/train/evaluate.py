@@ -29,8 +29,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from depthmask.errors import ConfigError, OutputError, closest
+from depthmask.nets.curve import DEFAULT_KEEPS, edge_magnitude
 from depthmask.sources.corruptions import SEVERITIES, check_corruptions
-from depthmask.train.faithfulness import DEFAULT_KEEPS, Curve, edge_magnitude, faithfulness_curves, top_share
+from depthmask.train.faithfulness import Curve, faithfulness_curves, top_share
 from depthmask.train.metrics import (
     DATASET_METRICS,
     EPSILON,

@@ -21,18 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from depthmask.contract.constants import FID_MIN_DEPTH
-from depthmask.train.data.transforms import denormalize
-from depthmask.train.losses import sobel
-
-DEFAULT_KEEPS = (0.05, 0.10, 0.20, 0.40, 0.60, 0.80, 1.00)
-METHODS = ("G", "random", "edges")
-DELTA1 = 1.25
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 grey, for the edge map
+from depthmask.contract.fidelity import curve_auc
+from depthmask.nets.curve import DEFAULT_KEEPS, METHODS, agreement, edge_magnitude
 
 
 @dataclass(frozen=True)
@@ -66,28 +59,6 @@ def top_share(scores: torch.Tensor, keep: float) -> torch.Tensor:
     if k:
         out.scatter_(1, scores.reshape(b, -1).float().topk(k, dim=1).indices, 1.0)
     return out.view(b, 1, h, w)
-
-
-def edge_magnitude(image: torch.Tensor) -> torch.Tensor:
-    """The Sobel edge magnitude of an ImageNet-normalised B×3×H×W image's grey image (B×1×H×W); replicate
-    padding, so the frame border is not an edge."""
-    rgb = denormalize(image.float())
-    grey = (rgb * torch.tensor(_LUMA, device=rgb.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    gx, gy = sobel(F.pad(grey, (1, 1, 1, 1), mode="replicate"))
-    return (gx[..., 1:-1, 1:-1] ** 2 + gy[..., 1:-1, 1:-1] ** 2).sqrt()
-
-
-def agreement(depth: torch.Tensor, other: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image δ1 agreement, RMSE and abs_rel of `other` against `depth` (both B×1×h×w, metres)."""
-    b = depth.shape[0]
-    y = depth.reshape(b, -1).float().clamp_min(FID_MIN_DEPTH)
-    yh = other.reshape(b, -1).float().clamp_min(FID_MIN_DEPTH)
-    ratio = torch.maximum(yh / y, y / yh)
-    return {
-        "fid_delta1": (ratio < DELTA1).float().mean(1),
-        "fid_rmse": ((y - yh) ** 2).mean(1).sqrt(),
-        "fid_abs_rel": ((y - yh).abs() / y).mean(1),
-    }
 
 
 def faithfulness_curves(
@@ -136,16 +107,6 @@ def faithfulness_curves(
                 for k in keeps
             )
             curves.append(
-                Curve(label, m, points, auc([p.keep for p in points], [p.fid_delta1 for p in points]))
+                Curve(label, m, points, curve_auc([p.keep for p in points], [p.fid_delta1 for p in points]))
             )
     return curves
-
-
-def auc(keeps: Sequence[float], values: Sequence[float]) -> float:
-    """Mean of a curve over its kept shares (trapezoids / span); the value itself for a single share."""
-    if len(keeps) == 1:
-        return float(values[0])
-    area = torch.trapezoid(
-        torch.tensor(values, dtype=torch.float64), torch.tensor(keeps, dtype=torch.float64)
-    )
-    return float(area) / (keeps[-1] - keeps[0])

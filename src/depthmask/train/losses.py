@@ -11,14 +11,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from depthmask.nets.curve import sobel
+
 # ln(e + 0.5): the authors' robust penalty (negative values are expected).
 _OFFSET = 0.5
-_SOBEL = torch.tensor(
-    [
-        [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]],  # ∂x
-        [[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]],  # ∂y
-    ]
-).unsqueeze(1)
 
 
 def _mean(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -26,12 +22,6 @@ def _mean(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         return x.mean()
     v = valid.to(x.dtype)
     return (x * v).sum() / v.sum().clamp_min(1.0)
-
-
-def sobel(depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """∂x and ∂y of a B×1×H×W map by the fixed Sobel kernels (cross-correlation, zero padding 1)."""
-    g = F.conv2d(depth, _SOBEL.to(device=depth.device, dtype=depth.dtype), padding=1)
-    return g[:, :1], g[:, 1:]
 
 
 def depth_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

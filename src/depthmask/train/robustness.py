@@ -23,9 +23,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from depthmask.contract.constants import EPSILON, FAR_FRACTION
 from depthmask.contract.fidelity import mask_iou
+from depthmask.nets.curve import agreement
 from depthmask.sources.corruptions import Corruptor
 from depthmask.train.data.transforms import denormalize, normalize
-from depthmask.train.faithfulness import agreement
 from depthmask.train.metrics import MetricAccumulator, image_errors, mask_statistics
 
 

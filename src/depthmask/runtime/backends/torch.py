@@ -232,6 +232,7 @@ def info_from_graph(graph: Any, label: str, precision: str = "fp32") -> ModelInf
         gflop_per_frame=counter.get_total_flops() / 1e9,
         exporter="none",
         max_regions=MAX_REGIONS if graph.regions else None,  # a graph in memory takes any number
+        curve_keeps=graph.spec.curve_keeps,
     )
     for key in ("opset", "exporter", "created", "export_config"):  # a file's own fields: there is no file
         del meta[key]

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from depthmask.contract.fidelity import curve_auc
 from depthmask.contract.spec import REGION_COLUMNS
 from depthmask.errors import OutputError
 from depthmask.runtime.latency import summarize
@@ -27,7 +30,9 @@ class AuditLogSink:
     records. Written by hand rather than with a buffered file, whose partial flushes leave half lines.
     """
 
-    def __init__(self, path: Path, stats_columns: tuple[str, ...]) -> None:
+    def __init__(
+        self, path: Path, stats_columns: tuple[str, ...], curve_keeps: tuple[float, ...] = ()
+    ) -> None:
         self.path = Path(path)
         self.columns = stats_columns
         self.fd: int | None = None
@@ -42,6 +47,8 @@ class AuditLogSink:
         self.errors: list[dict[str, Any]] = []
         self.regions: dict[str, dict[str, list[float]]] = {}  # box name → column → values
         self.regions_over = 0  # frames with more boxes than the engine takes
+        self.curve_keeps = curve_keeps
+        self.curve: dict[str, dict[str, list[list[float]]]] = {}  # method → column → per frame
         self.lines = 0  # records written whole
 
     def open(self) -> None:
@@ -85,6 +92,11 @@ class AuditLogSink:
                     if region.get(c) is not None:
                         columns[c].append(region[c])
             self.regions_over += "regions_over" in rec
+            for method, columns in rec.get("curve", {}).items():
+                kept = self.curve.setdefault(method, {})
+                for column, values in columns.items():
+                    if None not in values:
+                        kept.setdefault(column, []).append(values)
         elif result.status != "dropped" and len(self.errors) < 100:
             self.errors.append({"frame": rec["frame"], "source": rec["source"], "error": rec.get("error")})
 
@@ -140,7 +152,20 @@ class AuditLogSink:
                 for name, columns in self.regions.items()
             },
             "regions_over": self.regions_over,
+            "curve": self._curve(),
         }
+
+    def _curve(self) -> dict[str, Any] | None:
+        """The mean faithfulness curve over the frames, per method, and its AUC (mean δ1 over the keeps)."""
+        if not self.curve:
+            return None
+        methods = {}
+        for method, columns in self.curve.items():
+            means = {c: [round(float(v), 5) for v in np.mean(rows, axis=0)] for c, rows in columns.items()}
+            delta1 = means.get("delta1", [])
+            auc = curve_auc(list(self.curve_keeps), delta1) if delta1 else None
+            methods[method] = {**means, "frames": len(columns.get("delta1", [])), "auc": auc}
+        return {"keeps": list(self.curve_keeps), "methods": methods}
 
     def describe(self) -> dict[str, Any]:
         """Where the log is."""
