@@ -16,7 +16,14 @@ from depthmask.cli.app import ADVANCED, INPUT, MODEL, OUTPUT, PERFORMANCE, PRECI
 from depthmask.cli.errors import user_errors
 from depthmask.contract import exits
 from depthmask.contract.constants import GATE_MAX_ABS_REL, GATE_MIN_IOU
-from depthmask.export.config import ExportConfig, Format, Precision, depth_net_from_backbone
+from depthmask.export.config import (
+    CalibrationMethod,
+    ExportConfig,
+    Fallback,
+    Format,
+    Precision,
+    depth_net_from_backbone,
+)
 from depthmask.settings import parse_percentages, parse_size
 
 if TYPE_CHECKING:
@@ -36,17 +43,6 @@ class BackboneChoice(str, enum.Enum):
     resnet50 = "resnet50"
     densenet161 = "densenet161"
     senet154 = "senet154"
-
-
-class FallbackChoice(str, enum.Enum):
-    off = "off"
-    auto = "auto"
-
-
-class CalibrationChoice(str, enum.Enum):
-    minmax = "minmax"
-    percentile = "percentile"
-    entropy = "entropy"
 
 
 class ChannelOrderChoice(str, enum.Enum):
@@ -185,20 +181,20 @@ def export(
         int, typer.Option(help="How many calibration frames to read.", rich_help_panel=PRECISION)
     ] = 128,
     calibration_method: Annotated[
-        CalibrationChoice,
+        CalibrationMethod,
         typer.Option(
             help="int8 activation ranges (under --fallback auto: the most faithful of the three).",
             rich_help_panel=PRECISION,
         ),
-    ] = CalibrationChoice.minmax,
+    ] = CalibrationMethod.minmax,
     fallback: Annotated[
-        FallbackChoice,
+        Fallback,
         typer.Option(
             help="auto: when the fp16/int8 artefact misses the gate (--max-abs-rel, --min-iou against "
             "fp32), find the layers responsible by measuring and keep them in fp32.",
             rich_help_panel=PRECISION,
         ),
-    ] = FallbackChoice.off,
+    ] = Fallback.off,
     max_abs_rel: Annotated[
         float,
         typer.Option(

@@ -34,8 +34,23 @@ class Precision(str, enum.Enum):
     int8 = "int8"
 
 
-FALLBACKS = ("off", "auto")
-CALIBRATION_METHODS = ("minmax", "percentile", "entropy")  # ONNX Runtime's calibrators
+class Fallback(str, enum.Enum):
+    """What to do when a reduced-precision artefact misses the fidelity gate."""
+
+    off = "off"
+    auto = "auto"  # keep the layers responsible in fp32 (found by measuring)
+
+
+class CalibrationMethod(str, enum.Enum):
+    """How int8 activation ranges are calibrated (ONNX Runtime's calibrators)."""
+
+    minmax = "minmax"
+    percentile = "percentile"
+    entropy = "entropy"
+
+
+FALLBACKS = tuple(f.value for f in Fallback)
+CALIBRATION_METHODS = tuple(m.value for m in CalibrationMethod)
 MIN_OPSET = 17  # TorchScript fallback's floor; the dynamo exporter emits ≥ 18 (Resize-18, ReduceMean-18)
 MAX_OPSET = 23
 BACKBONE_SHORTCUTS = {
