@@ -16,7 +16,7 @@ from depthmask.contract.fidelity import FidelityGate
 from depthmask.contract.metadata import read_metadata
 from depthmask.errors import ConfigError
 from depthmask.export.config import ExportConfig
-from depthmask.export.fallback import blocks_of, fewest_passing, with_fallback
+from depthmask.export.fallback import HEADROOM, blocks_of, fewest_passing, with_fallback
 from depthmask.export.frames import collect, frames_from_source
 from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
@@ -59,6 +59,9 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
         calibration_source="synthetic:seed=3", threads=1,
     )  # fmt: skip
     assert not report.before["passed"] and report.after["passed"] and report.passed
+    # The search aimed inside the gate (a margin for frames it did not see), and got there.
+    assert report.gate["headroom"] == HEADROOM and report.after["within_headroom"]
+    assert report.after["abs_rel"] <= GATE.max_abs_rel * HEADROOM
     assert report.method in ("minmax", "percentile", "entropy")
     assert [t.what for t in report.trials[:3]] == [
         f"calibration {m}, all quantized" for m in ("minmax", "percentile", "entropy")

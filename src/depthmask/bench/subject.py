@@ -24,7 +24,6 @@ log = logging.getLogger("depthmask.bench")
 DEFAULT_DEPTH_NET = "hu2019_resnet50"
 DEFAULT_MASK_NET = "mask_drn_d_22"
 REFERENCE_BATCH = 4  # the reference runs the fidelity frames in batches of this many
-FALLBACK_FRAMES = 8  # frames the int8 fallback's trials are measured on
 
 
 class Subject:
@@ -251,10 +250,10 @@ class Subject:
 
     def int8_fallback(self, gate: Any = None) -> tuple[Path, dict[str, Any]]:
         """int8 with `--fallback auto` against `gate` (default: the fast-path gate), once per gate:
-        calibrated on the calibration frames, its trials measured on the next `FALLBACK_FRAMES` frames of
+        calibrated on the calibration frames, its trials measured on the next `CHECK_FRAMES` frames of
         that source (never the fidelity ones). Returns the artefact and the search's report."""
         from depthmask.contract.fidelity import FidelityGate
-        from depthmask.export.fallback import with_fallback
+        from depthmask.export.fallback import CHECK_FRAMES, with_fallback
         from depthmask.export.frames import collect, frames_from_source
 
         gate = gate or FidelityGate()
@@ -264,14 +263,14 @@ class Subject:
         count = self.cfg.calibration_frames
         self.on_step(
             f"int8 with --fallback auto ({gate.describe()}; calibrated on {count} frames, measured on "
-            f"{FALLBACK_FRAMES})"
+            f"{CHECK_FRAMES})"
         )
         h, w = self.size
-        frames = list(frames_from_source(self.cfg.calibration, h, w, count + FALLBACK_FRAMES))
+        frames = list(frames_from_source(self.cfg.calibration, h, w, count + CHECK_FRAMES))
         name = f"{self._stem()}-int8-fallback-{len(self._fallbacks)}.onnx"
         path, report = with_fallback(
             "int8", fp32, self.workdir / name, calibration=frames[:count],
-            check=collect(iter(frames[count:] or frames[-FALLBACK_FRAMES:])), gate=gate,
+            check=collect(iter(frames[count:] or frames[-CHECK_FRAMES:])), gate=gate,
             calibration_source=self.cfg.calibration, threads=self.cfg.threads,
         )  # fmt: skip
         self._fallbacks[gate] = (path, report.to_dict())

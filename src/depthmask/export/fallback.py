@@ -9,7 +9,7 @@ gate is repaired by keeping the layers responsible in fp32, found by measuring (
    calibration did not see, in the depth/mask metrics the gate uses (abs_rel of N(I) and N(I ⊗ M), the
    mask's IoU), not max-abs.
 4. The blocks are kept in fp32 most sensitive first; a bisection over how many finds the fewest that
-   pass the gate.
+   pass the gate with `HEADROOM` to spare (a gate met exactly on a few frames is missed on others).
 Reported: the nodes kept, the fidelity and ONNX Runtime's frames/s before and after, and the trials.
 Each trial builds the artefact and runs it on ONNX Runtime (CPU), the runtime's own backend.
 """
@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 BLOCKS = 12  # contiguous blocks the search tells apart: 12 sensitivity trials, then ~4 for the count
 SPEED_SECONDS = 3.0  # each artefact's frames/s is measured for at least this long (after a warm-up)
 SPEED_ITERATIONS = 5  # and at least this many frames
-MIN_CHECK_FRAMES = 8
+CHECK_FRAMES = 16  # frames the trials are measured on (at least): 8 were too few to hold elsewhere
+# The search aims this far inside the gate: a gate met with no margin on a few frames is missed on
+# others (measured: 0.88 % on the search's 8 frames, 1.29 % on --backend auto's probe frames).
+HEADROOM = 0.7
 
 
 @dataclass
@@ -146,8 +149,16 @@ def record_fallback(path: Path, report: dict[str, Any]) -> None:
     save_onnx(model, path)
 
 
-def _summary(f: Fidelity, fps: float | None = None) -> dict[str, Any]:
-    return {"abs_rel": round(f.abs_rel, 5), "mask_iou": round(f.mask_iou, 4), "passed": f.passed, "fps": fps}
+def _within(f: Fidelity, gate: FidelityGate) -> bool:
+    return bool(f.abs_rel <= gate.max_abs_rel and f.mask_iou >= gate.min_iou)
+
+
+def _summary(f: Fidelity, gate: FidelityGate) -> dict[str, Any]:
+    """Fidelity as reported: judged by the gate itself (the search aimed inside it); fps filled in later."""
+    return {
+        "abs_rel": round(f.abs_rel, 5), "mask_iou": round(f.mask_iou, 4), "passed": _within(f, gate),
+        "within_headroom": f.passed, "fps": None,
+    }  # fmt: skip
 
 
 def with_fallback(
@@ -161,18 +172,24 @@ def with_fallback(
     calibration_source: str | None = None,
     symmetric: bool = False,
     threads: int | None = None,
+    headroom: float = HEADROOM,
 ) -> tuple[Path, FallbackReport]:
     """Write the `precision` artefact of `fp32` to `dst`, keeping in fp32 the fewest blocks of layers
-    that bring it within `gate` on the `check` frames (see the module's doc). When even every block in
-    fp32 fails, the fully reduced artefact is written and the report says it did not pass."""
+    that bring it within `gate` tightened by `headroom` (abs_rel × headroom, 1 − IoU × headroom) on the
+    `check` frames (see the module's doc); the report judges the result by `gate` itself. When even
+    every block in fp32 fails, the fully reduced artefact is written and the report says it did not
+    pass."""
     from depthmask.export.precision import Int8Recipe, fp16_candidates, fp16_from_onnx
 
     if precision not in ("fp16", "int8"):
         raise ConfigError(f"--fallback auto repairs fp16 and int8 exports; --precision is {precision}")
     if len(check) < 1:
         raise ConfigError("--fallback auto needs frames to measure on (--check-frames ≥ 1)")
+    if not 0 < headroom <= 1:
+        raise ConfigError(f"the fallback's headroom must be in (0, 1], got {headroom}")
     t_start = time.perf_counter()
-    measure = _Measure(fp32, check, gate, threads)
+    target = FidelityGate(gate.max_abs_rel * headroom, 1 - (1 - gate.min_iou) * headroom)
+    measure = _Measure(fp32, check, target, threads)
     with tempfile.TemporaryDirectory(prefix="depthmask-fallback-") as tmp:
         workdir = Path(tmp)
         trial_path = workdir / "trial.onnx"
@@ -207,7 +224,7 @@ def with_fallback(
                 name: trial(f"calibration {name}, all quantized", [], name) for name in CALIBRATION_METHODS
             }
             before = tried[DEFAULT_METHOD]
-            method = min(CALIBRATION_METHODS, key=lambda name: _excess(tried[name], gate))
+            method = min(CALIBRATION_METHODS, key=lambda name: _excess(tried[name], target))
             start = tried[method]
         else:
             before = start = trial("all reduced", [])
@@ -219,7 +236,7 @@ def with_fallback(
             for k in range(len(blocks)):
                 alone = [n for b in blocks[:k] + blocks[k + 1 :] for n in b]  # every other block kept
                 f = trial(f"block {k + 1} of {len(blocks)} alone", alone)
-                sensitivity.append(_excess(f, gate))
+                sensitivity.append(_excess(f, target))
             order = sorted(range(len(blocks)), key=lambda k: -sensitivity[k])
             results: dict[int, Fidelity] = {}
 
@@ -234,10 +251,10 @@ def with_fallback(
                 kept, after = [node for k in sorted(order[:n]) for node in blocks[k]], results[n]
         report = FallbackReport(
             precision=precision,
-            gate={"max_abs_rel": gate.max_abs_rel, "min_iou": gate.min_iou},
+            gate={"max_abs_rel": gate.max_abs_rel, "min_iou": gate.min_iou, "headroom": headroom},
             method=method,
-            before=_summary(before),
-            after=_summary(after),
+            before=_summary(before, gate),
+            after=_summary(after, gate),
             kept_fp32=kept,
             blocks=[
                 {
@@ -249,7 +266,7 @@ def with_fallback(
                 for k, b in enumerate(blocks)
             ],
             trials=trials,
-            passed=after.passed,
+            passed=_within(after, gate),
         )
         report.before["fps"] = measure.speed(build([], workdir / "reduced.onnx", DEFAULT_METHOD))
         report.fp32_fps = measure.speed(fp32)

@@ -25,7 +25,6 @@ from depthmask.nets.graph import AuditGraph
 log = logging.getLogger(__name__)
 
 CHECK_SOURCE = "synthetic:seed=5"  # parity frames when no calibration footage is given
-MIN_CHECK_FRAMES = 8  # --fallback auto measures its trials on at least this many frames
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,10 @@ def fallback_frames(cfg: ExportConfig, height: int, width: int) -> tuple[list[np
     """(calibration frames or None for fp16, the frames `--fallback auto` measures on): read from the
     calibration source past the frames that calibrate, so the gate is measured on frames the ranges
     were not fitted to (the last ones again when the source has no more)."""
+    from depthmask.export.fallback import CHECK_FRAMES
     from depthmask.export.frames import collect, frames_from_source
 
-    count = max(cfg.check_frames, MIN_CHECK_FRAMES)
+    count = max(cfg.check_frames, CHECK_FRAMES)
     source = cfg.calibration or CHECK_SOURCE
     used = cfg.calibration_frames if cfg.precision == "int8" else 0
     frames = list(frames_from_source(source, height, width, used + count, channel_order=cfg.channel_order))
