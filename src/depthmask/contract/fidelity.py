@@ -63,7 +63,11 @@ class FidelityGate:
         depths = [k for k in DEPTH_OUTPUTS if k in ref]
         abs_rel = max((compare_depth(ref[k], got[k])["abs_rel"] for k in depths), default=0.0)
         iou = mask_iou(ref["mask"], got["mask"]) if "mask" in ref else 1.0
-        return Fidelity(abs_rel, iou, bool(abs_rel <= self.max_abs_rel and iou >= self.min_iou))
+        return Fidelity(abs_rel, iou, self.admits(abs_rel, iou))
+
+    def admits(self, abs_rel: float, iou: float) -> bool:
+        """Whether an abs_rel and a mask IoU are within the gate (NaN is not)."""
+        return bool(abs_rel <= self.max_abs_rel and iou >= self.min_iou)
 
     def describe(self) -> str:
         """`abs_rel ≤ 1.00 %, mask IoU ≥ 0.95`."""
