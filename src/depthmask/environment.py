@@ -12,7 +12,10 @@ from typing import Any
 
 from depthmask import __version__
 
-_LIBRARIES = ("torch", "onnxruntime", "onnxruntime-gpu", "tensorrt", "opencv-python-headless", "numpy", "av")
+_LIBRARIES = (
+    "torch", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "opencv-python-headless", "numpy",
+    "av",
+)  # fmt: skip
 _CPU_FLAGS = (
     "avx2", "fma", "avx512f", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
     "amx_int8", "amx_fp16",

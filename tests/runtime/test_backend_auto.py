@@ -137,3 +137,20 @@ def test_an_int8_variant_is_probed_from_its_own_file(audit_model: Path, tmp_path
     assert probe.passed and probe.abs_rel > 0.0
     if choice.label == "onnxruntime int8":
         assert choice.model == str(int8) and choice.precision == "int8"
+
+
+def test_a_cached_choice_opens_no_session(
+    audit_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default candidates are listed (which reads the file through an ONNX Runtime session) only when
+    the cache has no answer; a changed variant file is another key."""
+    first = choose_backend(audit_model, cache=tmp_path, seconds=0.05)
+    listed: list[Path] = []
+    real = auto.candidates
+    monkeypatch.setattr(auto, "candidates", lambda model, **kw: listed.append(model) or real(model, **kw))
+    again = choose_backend(audit_model, cache=tmp_path, seconds=0.05)
+    assert again.cached and again.label == first.label and listed == []
+    other = tmp_path / "other.onnx"
+    other.write_bytes(audit_model.read_bytes())
+    with_variant = choose_backend(audit_model, cache=tmp_path, seconds=0.05, variants={"int8": other})
+    assert not with_variant.cached and listed == [audit_model]

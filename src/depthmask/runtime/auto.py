@@ -158,13 +158,15 @@ def choose_backend(
     model = Path(model)
     if not model.is_file():
         raise ConfigError(f"--model {model}: no such file; export one with `depthmask export`")
-    options = candidates(model, variants=variants) if options is None else options
-    key = _key(model, batch, threads, gate, options)
+    # The key is known before the candidates: listing them reads the file's metadata through an ONNX
+    # Runtime session, start-up work a cached choice should not pay.
+    key = _key(model, batch, threads, gate, options, variants)
     store = (cache or cache_dir()) / CACHE_FILE
     known = _read(store).get(key)
     if known is not None:
         known["probes"] = [Probe(**p) for p in known["probes"]]
         return Choice(**{**known, "cached": True})
+    options = candidates(model, variants=variants) if options is None else options
     choice = _probe(model, batch, threads, gate, options, seconds)
     entries = _read(store)  # read again: another process (a fleet worker) may have added its own since
     entries[key] = choice.to_dict()
@@ -174,12 +176,23 @@ def choose_backend(
     return choice
 
 
-def _key(model: Path, batch: int, threads: int | None, gate: Gate, options: list[Candidate]) -> str:
+def _key(
+    model: Path,
+    batch: int,
+    threads: int | None,
+    gate: Gate,
+    options: list[Candidate] | None,
+    variants: dict[str, Path] | None,
+) -> str:
+    """What a choice depends on. The default candidates follow from the file, the variants, the CPU's
+    flags and the installed libraries, all in the key; candidates given by the caller are keyed as given."""
     env = fingerprint()
     parts = {
         "model": sha256_of(model), "cpu": env["cpu"], "flags": env["cpu_flags"], "batch": batch,
         "threads": threads or env["cores"], "libraries": env["libraries"], "gate": asdict(gate),
-        "candidates": [[c.label, sha256_of(c.model) if c.model else None] for c in options],
+        "variants": {name: sha256_of(path) for name, path in sorted((variants or {}).items())},
+        "candidates": None if options is None
+        else [[c.label, c.backend, c.options, sha256_of(c.model) if c.model else None] for c in options],
     }  # fmt: skip
     return json.dumps(parts, sort_keys=True)
 

@@ -24,8 +24,9 @@ def read_onnx_info(path: str | Path) -> ModelInfo:
     """The metadata of an .onnx file, through ONNX Runtime alone (no onnx package needed)."""
     import onnxruntime as ort
 
-    session = _session(path, ort.SessionOptions(), ["CPUExecutionProvider"])
-    return _info(session, path)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # metadata only: no fusions
+    return _info(_session(path, options, ["CPUExecutionProvider"]), path)
 
 
 def _session(path: str | Path, options: Any, providers: list[Any]) -> Any:
