@@ -17,7 +17,7 @@ from depthmask.contract.metadata import read_metadata
 from depthmask.errors import ConfigError
 from depthmask.export.config import ExportConfig
 from depthmask.export.fallback import HEADROOM, blocks_of, fewest_passing, with_fallback
-from depthmask.export.frames import collect, frames_from_source
+from depthmask.export.frames import collect, frames_from_source, split_frames
 from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
 # The tiny settled nets: fully int8 they miss this gate (abs_rel ≈ 4 %), some blocks kept in fp32 pass it.
@@ -48,6 +48,24 @@ def test_the_bisection_finds_the_fewest_that_pass() -> None:
 def outputs(path: Path, frames: np.ndarray) -> dict[str, np.ndarray]:
     with OnnxRuntimeBackend(path, threads=1) as backend:
         return backend.infer(frames)
+
+
+def test_the_gate_is_measured_past_the_calibration_frames(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The check frames are the ones after those that calibrate; a source too short for both measures on
+    its last frames again, and says so."""
+    h, w = SIZE
+    every = collect(frames_from_source("synthetic:frames=7,seed=5", h, w, 7))
+    calibration, check = split_frames("synthetic:frames=7,seed=5", h, w, 4, 3)
+    assert np.array_equal(np.stack(calibration), every[:4]) and np.array_equal(check, every[4:])
+    with caplog.at_level("WARNING"):
+        calibration, check = split_frames("synthetic:frames=3,seed=5", h, w, 4, 2)
+    assert len(calibration) == 3 and np.array_equal(check, every[1:3])
+    assert "no frames past the 4 calibration ones" in caplog.text
+    (tmp_path / "broken.png").write_bytes(b"not a png")  # skipped as undecodable: no frame at all
+    with pytest.raises(ConfigError, match="gave no readable frame"):
+        split_frames(str(tmp_path), h, w, 4, 2)
 
 
 def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: dict, tmp_path: Path) -> None:

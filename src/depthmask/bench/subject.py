@@ -254,7 +254,7 @@ class Subject:
         that source (never the fidelity ones). Returns the artefact and the search's report."""
         from depthmask.contract.fidelity import FidelityGate
         from depthmask.export.fallback import CHECK_FRAMES, with_fallback
-        from depthmask.export.frames import collect, frames_from_source
+        from depthmask.export.frames import split_frames
 
         gate = gate or FidelityGate()
         if gate in self._fallbacks:
@@ -266,11 +266,10 @@ class Subject:
             f"{CHECK_FRAMES})"
         )
         h, w = self.size
-        frames = list(frames_from_source(self.cfg.calibration, h, w, count + CHECK_FRAMES))
+        calibration, check = split_frames(self.cfg.calibration, h, w, count, CHECK_FRAMES)
         name = f"{self._stem()}-int8-fallback-{len(self._fallbacks)}.onnx"
         path, report = with_fallback(
-            "int8", fp32, self.workdir / name, calibration=frames[:count],
-            check=collect(iter(frames[count:] or frames[-CHECK_FRAMES:])), gate=gate,
+            "int8", fp32, self.workdir / name, calibration=calibration, check=check, gate=gate,
             calibration_source=self.cfg.calibration, threads=self.cfg.threads,
         )  # fmt: skip
         self._fallbacks[gate] = (path, report.to_dict())

@@ -7,11 +7,14 @@ network streams are refused, because a calibration or check must be repeatable.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from depthmask.errors import ConfigError, DepthmaskError
+
+log = logging.getLogger(__name__)
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "/dev/video")
 
@@ -77,3 +80,17 @@ def collect(frames: Iterable[np.ndarray]) -> np.ndarray:
     if not stacked:
         raise ConfigError("no frames to stack")
     return np.stack(stacked)
+
+
+def split_frames(
+    spec: str, height: int, width: int, calibrate: int, check: int, *, channel_order: str = "bgr"
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(the first `calibrate` frames of `spec`, the next `check` as one batch): a gate measured on frames
+    the calibration ranges were not fitted to. A source with no frames past the calibration ones gives
+    its last `check` frames again, with a warning; one with none is a ConfigError (`frames_from_source`)."""
+    frames = list(frames_from_source(spec, height, width, calibrate + check, channel_order=channel_order))
+    if len(frames) <= calibrate:
+        log.warning(
+            "%s has no frames past the %d calibration ones: the gate is measured on those", spec, calibrate
+        )
+    return frames[:calibrate], collect(iter(frames[calibrate:] or frames[-check:]))

@@ -58,22 +58,16 @@ def calibration_frames(cfg: ExportConfig, height: int, width: int) -> list[np.nd
 
 def fallback_frames(cfg: ExportConfig, height: int, width: int) -> tuple[list[np.ndarray] | None, np.ndarray]:
     """(calibration frames or None for fp16, the frames `--fallback auto` measures on): read from the
-    calibration source past the frames that calibrate, so the gate is measured on frames the ranges
-    were not fitted to (the last ones again when the source has no more)."""
+    calibration source past the frames that calibrate (`split_frames`)."""
     from depthmask.export.fallback import CHECK_FRAMES
-    from depthmask.export.frames import collect, frames_from_source
+    from depthmask.export.frames import split_frames
 
-    count = max(cfg.check_frames, CHECK_FRAMES)
-    source = cfg.calibration or CHECK_SOURCE
     used = cfg.calibration_frames if cfg.precision == "int8" else 0
-    frames = list(frames_from_source(source, height, width, used + count, channel_order=cfg.channel_order))
-    if cfg.precision == "int8" and not frames:
-        raise ConfigError(f"calibration source {cfg.calibration!r} gave no frames")
-    calibration = frames[:used] if cfg.precision == "int8" else None
-    check = frames[used:] or frames[-count:]
-    if len(frames) <= used:
-        log.warning("%s has no frames past the calibration ones: the gate is measured on those", source)
-    return calibration, collect(iter(check))
+    calibration, check = split_frames(
+        cfg.calibration or CHECK_SOURCE, height, width, used, max(cfg.check_frames, CHECK_FRAMES),
+        channel_order=cfg.channel_order,
+    )  # fmt: skip
+    return (calibration if cfg.precision == "int8" else None), check
 
 
 def _fallback(cfg: ExportConfig, graph: AuditGraph, fp32: Path, out: Path, symmetric: bool) -> Path:
