@@ -50,19 +50,23 @@ def outputs(path: Path, frames: np.ndarray) -> dict[str, np.ndarray]:
         return backend.infer(frames)
 
 
-def test_the_gate_is_measured_past_the_calibration_frames(
+def test_calibration_and_check_frames_are_spread_over_the_source(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The check frames are the ones after those that calibrate; a source too short for both measures on
-    its last frames again, and says so."""
+    """A source that knows its length gives calibration frames spread over all of it and check frames
+    between them, never the same ones; one too short for both measures on its last frames again, and
+    says so; one with no readable frame is refused."""
     h, w = SIZE
-    every = collect(frames_from_source("synthetic:frames=7,seed=5", h, w, 7))
-    calibration, check = split_frames("synthetic:frames=7,seed=5", h, w, 4, 3)
-    assert np.array_equal(np.stack(calibration), every[:4]) and np.array_equal(check, every[4:])
+    every = collect(frames_from_source("synthetic:frames=40,seed=5", h, w, 40))
+    calibration, check = split_frames("synthetic:frames=40,seed=5", h, w, 4, 4)
+    assert np.array_equal(np.stack(calibration), every[[0, 10, 20, 30]])
+    assert np.array_equal(check, every[[5, 15, 25, 35]])
+    alone, none = split_frames("synthetic:frames=40,seed=5", h, w, 4, 0)  # plain int8: the same frames
+    assert np.array_equal(np.stack(alone), every[[0, 10, 20, 30]]) and none.shape == (0, h, w, 3)
     with caplog.at_level("WARNING"):
         calibration, check = split_frames("synthetic:frames=3,seed=5", h, w, 4, 2)
     assert len(calibration) == 3 and np.array_equal(check, every[1:3])
-    assert "no frames past the 4 calibration ones" in caplog.text
+    assert "no frames past the 3 calibration ones" in caplog.text
     (tmp_path / "broken.png").write_bytes(b"not a png")  # skipped as undecodable: no frame at all
     with pytest.raises(ConfigError, match="gave no readable frame"):
         split_frames(str(tmp_path), h, w, 4, 2)

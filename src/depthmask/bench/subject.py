@@ -113,10 +113,10 @@ class Subject:
 
     def calibration(self) -> list[np.ndarray]:
         """Frames for settling random weights and calibrating int8 (never the fidelity frames)."""
-        from depthmask.export.frames import frames_from_source
+        from depthmask.export.frames import split_frames
 
         h, w = self.size
-        return list(frames_from_source(self.cfg.calibration, h, w, self.cfg.calibration_frames))
+        return split_frames(self.cfg.calibration, h, w, self.cfg.calibration_frames, 0)[0]
 
     # -- the PyTorch graph -----------------------------------------------------------------------------
     def export_config(self) -> Any:

@@ -44,16 +44,15 @@ class ExportResult:
 
 
 def calibration_frames(cfg: ExportConfig, height: int, width: int) -> list[np.ndarray]:
-    """The configured calibration frames at the model's size and channel order."""
-    from depthmask.export.frames import frames_from_source
+    """The configured calibration frames at the model's size and channel order (spread over the source
+    as `split_frames` spreads them, so `--fallback auto` searched on the frames an engine is built on)."""
+    from depthmask.export.frames import split_frames
 
     if cfg.calibration is None:
         raise ConfigError("int8 needs calibration frames: pass --calibration SOURCE")
-    return list(
-        frames_from_source(
-            cfg.calibration, height, width, cfg.calibration_frames, channel_order=cfg.channel_order
-        )
-    )
+    return split_frames(
+        cfg.calibration, height, width, cfg.calibration_frames, 0, channel_order=cfg.channel_order
+    )[0]
 
 
 def fallback_frames(cfg: ExportConfig, height: int, width: int) -> tuple[list[np.ndarray] | None, np.ndarray]:
