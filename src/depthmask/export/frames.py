@@ -127,6 +127,18 @@ def split_frames(
     return calibration, collect(iter(measured)) if measured else np.empty((0, height, width, 3), np.uint8)
 
 
+def batches(frames: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Stack frames into uint8 batches [size, H, W, 3]; the last batch may be shorter."""
+    chunk: list[np.ndarray] = []
+    for frame in frames:
+        chunk.append(np.asarray(frame, dtype=np.uint8))
+        if len(chunk) == size:
+            yield np.stack(chunk)
+            chunk = []
+    if chunk:
+        yield np.stack(chunk)
+
+
 def collect(frames: Iterable[np.ndarray]) -> np.ndarray:
     """All frames as one uint8 batch [N, H, W, 3]."""
     stacked = [np.asarray(f, dtype=np.uint8) for f in frames]
