@@ -2,9 +2,10 @@
 
 `depthmask eval --curve` on rendered drives at the demo's 128×416: N(I ⊗ top-k % of M) against N(I) as
 δ1 agreement, for G's mask, a random share and the Sobel edge map at the same k, and each curve's AUC.
-Written to `results/faithfulness_demo.json` with the machine's fingerprint.
+Written to `results/faithfulness_demo.json` with the machine's fingerprint. `--mask` measures another G
+against the shipped N (e.g. one trained at another λ; `--trained-by` records its training command).
 
-    python benchmarks/faithfulness_demo.py [--frames 32]
+    python benchmarks/faithfulness_demo.py [--frames 32] [--mask G.safetensors --trained-by CMD --json F]
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "faithfulness_demo.json")
+    p.add_argument("--mask", type=Path, default=ASSETS / "demo-mask.safetensors", help="G (default: shipped)")
+    p.add_argument("--trained-by", default=None, help="the command that trained --mask, recorded")
     args = p.parse_args()
     data = f"synthetic:frames={args.frames},seed=11"  # drives the demo nets were not trained on (seed 11)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = EvalConfig(
             data=data, depth_checkpoint=ASSETS / "demo-depth.safetensors",
-            masks=(ASSETS / "demo-mask.safetensors",), input_size=(128, 416), device="cpu",
+            masks=(args.mask,), input_size=(128, 416), device="cpu",
             out=Path(tmp), curve=True, edges=False,
         )  # fmt: skip
         result = evaluate(cfg)
@@ -48,13 +51,15 @@ def main() -> None:
     }  # fmt: skip
     doc = {
         "command": f"depthmask eval -d '{data}' --depth-checkpoint demo-depth.safetensors -m "
-        "demo-mask.safetensors --size 128x416 --curve --no-edges",
+        f"{args.mask.name} --size 128x416 --curve --no-edges",
+        "mask": args.mask.name,
+        "trained_by": args.trained_by,
         "frames": args.frames,
         "keeps": keeps,
         "auc": {c["method"]: round(c["auc"], 4) for c in curves},
         "delta1": {c["method"]: [round(p["fid_delta1"], 4) for p in c["points"]] for c in curves},
         "g_minus_baseline": {k: [round(v, 4) for v in vs] for k, vs in ahead.items()},
-        "mask_keep_of_g": round(result.condition("M'", "demo-mask").stats["mask_keep"], 4),
+        "mask_keep_of_g": round(result.condition("M'", args.mask.stem).stats["mask_keep"], 4),
         "curves": curves,
         "environment": fingerprint(),
     }

@@ -57,6 +57,9 @@ def test_mask_config_needs_a_trained_n() -> None:
         MaskTrainConfig(data="frames/", depth_network="hu2019_resnet50")
     with pytest.raises(ConfigError, match="--lam must be ≥ 0"):
         MaskTrainConfig(data="frames/", depth_checkpoint="n.safetensors", lam=-1)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="--rank-weight must be a finite number"):
+            MaskTrainConfig(data="frames/", depth_checkpoint="n.safetensors", rank_weight=bad)
     # A module:factory N may build its own weights.
     assert MaskTrainConfig(data="frames/", depth_network="pkg.nets:build").depth_checkpoint is None
 

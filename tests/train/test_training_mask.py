@@ -127,3 +127,35 @@ def test_algorithm1_step_updates_g_only() -> None:
         m = g(images)
         expected = mask_objective(n(images), n(images * m), m, 5.0).total
     assert torch.allclose(out.loss.detach(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_ranking_term_adds_n_on_the_binarised_top_k_with_a_straight_through_gradient() -> None:
+    """`--rank-weight μ`: the loss is Eq. 4 plus μ·l_dif(N(I), N(I ⊗ K)), K the binary map of G's largest
+    k share (k drawn from torch's generator); G gets its gradient through K, N none."""
+    from depthmask.train.faithfulness import top_share
+    from depthmask.train.losses import hu_loss
+    from depthmask.train.tasks import RANK_KEEPS
+
+    torch.manual_seed(0)
+    n, g = create_model("hu2019_tiny"), create_model("mask_drn_tiny").train()
+    data = dataset_from_spec("synthetic:frames=2", split="train", input_size=SIZE)
+    images = torch.stack([data[i]["image"] for i in range(2)])
+    plain = MaskTask(g, n, lam=5.0).compute(g, {"image": images}, contextlib.nullcontext)
+    torch.manual_seed(7)
+    out = MaskTask(g, n, lam=5.0, rank_weight=3.0).compute(g, {"image": images}, contextlib.nullcontext)
+    torch.manual_seed(7)
+    k = RANK_KEEPS[int(torch.randint(len(RANK_KEEPS), ()))]
+    with torch.no_grad():
+        m = g(images)
+        kept = top_share(m, k)
+        rank = hu_loss(n(images * kept), n(images))
+    assert kept.mean().item() == pytest.approx(k, abs=1 / kept[0].numel())  # exactly the k share
+    assert torch.allclose(out.metrics["rank"], rank, rtol=1e-5)
+    assert torch.allclose(out.loss.detach(), plain.loss.detach() + 3.0 * rank, rtol=1e-5, atol=1e-6)
+    assert "rank" not in plain.metrics
+    # Only the ranking term's gradient: it reaches G through the binary map (straight through).
+    only = MaskTask(g, n, lam=0.0, rank_weight=1.0)
+    g.zero_grad()
+    only.ranking_term(images, n(images).detach(), g(images), contextlib.nullcontext).backward()
+    assert all(p.grad is None for p in n.parameters())
+    assert sum(p.grad.abs().sum() for p in g.parameters() if p.grad is not None) > 0

@@ -336,6 +336,15 @@ def mask(
         float | None,
         typer.Option("--lam", help="λ, weight of mean(M) in Eq. 4 [default: 5].", rich_help_panel=TRAINING),
     ] = None,
+    rank_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--rank-weight",
+            help="μ of the ranking term: N on G's top-k % binarised (k drawn per step, gradient straight "
+            "through), so the faithfulness curve's ranking is trained too [default: 0, Eq. 4 alone].",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
     batch_size: BatchSize = None,
     epochs: Epochs = None,
     max_steps: MaxSteps = None,

@@ -178,6 +178,7 @@ class MaskTrainConfig(TrainConfig):
     depth_network: str | None = None  # N: registry name or module:factory (None: named by depth_checkpoint)
     depth_checkpoint: Path | None = None  # N's weights: our checkpoint, the authors' file or a state dict
     lam: float = 5.0  # λ of Eq. 4, the weight of the sparseness term mean(M)
+    rank_weight: float = 0.0  # μ of the ranking term (MaskTask.ranking_term); 0: the paper's Eq. 4 alone
     out: Path = Path("runs/train-mask")
 
     def __post_init__(self) -> None:
@@ -189,6 +190,8 @@ class MaskTrainConfig(TrainConfig):
         super()._validate()
         if not self.lam >= 0:
             raise ConfigError(f"--lam must be ≥ 0, got {self.lam}")
+        if not 0 <= self.rank_weight < float("inf"):
+            raise ConfigError(f"--rank-weight must be a finite number ≥ 0 (e.g. 3), got {self.rank_weight}")
         if self.depth_checkpoint is None and self.depth_network is None:
             raise ConfigError(
                 "G is trained against a depth net N: pass --depth-checkpoint (ours or the authors' file) "

@@ -16,10 +16,14 @@ import torch
 from torch import nn
 
 from depthmask.errors import ConfigError
+from depthmask.nets.curve import DEFAULT_KEEPS
 from depthmask.nets.models.upprojection import resize
-from depthmask.train.losses import DEPTH_LOSSES, mask_objective
+from depthmask.train.faithfulness import top_share
+from depthmask.train.losses import DEPTH_LOSSES, hu_loss, mask_objective
 
 KEEP_THRESHOLD = 0.025  # M′ = (M > 0.025), the paper's binarised mask (Table 1)
+# The ranking term's shares: the curve's, less 100 % (there the term would be Eq. 4's l_dif at M = 1).
+RANK_KEEPS = tuple(k for k in DEFAULT_KEEPS if k < 1.0)
 AutocastFactory = Callable[[], AbstractContextManager[Any]]
 
 
@@ -83,12 +87,13 @@ class MaskTask:
     kind = "mask"
     inputs = ("image",)
 
-    def __init__(self, model: nn.Module, depth_net: nn.Module, lam: float) -> None:
+    def __init__(self, model: nn.Module, depth_net: nn.Module, lam: float, rank_weight: float = 0.0) -> None:
         self.model = model
         self.depth_net = depth_net.eval()  # BatchNorm running statistics; never switched to train mode
         for p in self.depth_net.parameters():
             p.requires_grad_(False)
         self.lam = lam
+        self.rank_weight = rank_weight
 
     def check_sample(self, sample: dict[str, Any], data: str) -> None:
         """G needs images only; anything else in the samples is ignored."""
@@ -101,7 +106,8 @@ class MaskTask:
         _place(self.depth_net, device, channels_last)
 
     def compute(self, net: nn.Module, data: dict[str, torch.Tensor], autocast: AutocastFactory) -> StepOutput:
-        """Y = N(ψ) without grad; M = G(ψ); L = l_dif(Y, N(ψ ⊗ M)) + λ·mean(M) (Eq. 4)."""
+        """Y = N(ψ) without grad; M = G(ψ); L = l_dif(Y, N(ψ ⊗ M)) + λ·mean(M) (Eq. 4), plus with a
+        `rank_weight` μ the ranking term μ·l_dif(Y, N(ψ ⊗ top_k(M))) (`ranking_term`)."""
         image = data["image"]  # ImageNet-normalised: a masked-out pixel becomes the mean colour
         with torch.no_grad(), autocast():
             target = self.depth_net(image)
@@ -109,16 +115,36 @@ class MaskTask:
             mask = net(image)
             masked = self.depth_net(image * mask)
         obj = mask_objective(target.float(), masked.float(), mask.float(), self.lam)
+        loss = obj.total
         with torch.no_grad():
             keep = (mask > KEEP_THRESHOLD).float().mean()
-        metrics = {"loss": obj.total.detach(), "dif": obj.dif.detach(), "mask_mean": obj.sparsity.detach()}
-        return StepOutput(obj.total, {**metrics, "keep": keep})
+        metrics = {"dif": obj.dif.detach(), "mask_mean": obj.sparsity.detach(), "keep": keep}
+        if self.rank_weight:
+            rank = self.ranking_term(image, target, mask, autocast)
+            loss = loss + self.rank_weight * rank
+            metrics["rank"] = rank.detach()
+        return StepOutput(loss, {"loss": loss.detach(), **metrics})
+
+    def ranking_term(
+        self, image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, autocast: AutocastFactory
+    ) -> torch.Tensor:
+        """l_dif(Y, N(ψ ⊗ K)), K the binary keep-map of M's largest share k (one of RANK_KEEPS, drawn per
+        step from torch's seeded generator), which the faithfulness curve measures. The gradient passes
+        straight through the binarisation to M: Eq. 4 alone says nothing about the order of the pixels it
+        drives towards 0, and this term teaches G which of them to reveal first at every budget."""
+        k = RANK_KEEPS[int(torch.randint(len(RANK_KEEPS), ()))]
+        kept = top_share(mask.detach(), k).to(mask.dtype)
+        kept = kept + mask - mask.detach()  # forward: the binary map; backward: d/dM
+        with autocast():
+            ranked = self.depth_net(image * kept)
+        return hu_loss(ranked.float(), target.float().detach())
 
     def provenance(self) -> dict[str, Any]:
-        """λ and the N this G explains (its name and weights' sha256)."""
+        """λ, the ranking term's weight and the N this G explains (its name and weights' sha256)."""
         return {
             "role": "mask",
             "lambda": self.lam,
+            "rank_weight": self.rank_weight,
             "depth_network": getattr(self.depth_net, "depthmask_name", None),
             "depth_checkpoint": getattr(self.depth_net, "depthmask_checkpoint", None),
             "depth_sha256": getattr(self.depth_net, "depthmask_sha256", None),

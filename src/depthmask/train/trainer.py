@@ -64,7 +64,8 @@ def train_depth(
 def train_mask(
     cfg: MaskTrainConfig, *, dataset: Dataset | None = None, on_step: StepCallback | None = None
 ) -> TrainResult:
-    """Train the mask net G against a frozen N by Algorithm 1 (Eq. 4 with λ = cfg.lam); images only.
+    """Train the mask net G against a frozen N by Algorithm 1 (Eq. 4 with λ = cfg.lam, and the ranking
+    term when cfg.rank_weight > 0); images only.
 
     N comes from `cfg.depth_network` / `cfg.depth_checkpoint` (registry + checkpoint, the authors' files,
     or module:factory); it stays in eval mode with frozen weights while gradients flow through it to the
@@ -82,7 +83,7 @@ def train_mask(
         )
         input_size = cfg.input_size or _nominal_size(depth_net.depthmask_name)
         model = _trained_network(cfg, "mask", input_size)
-        task = MaskTask(model, depth_net, cfg.lam)
+        task = MaskTask(model, depth_net, cfg.lam, cfg.rank_weight)
         effective = {
             "input_size": list(input_size),
             "depth_network": depth_net.depthmask_name,
