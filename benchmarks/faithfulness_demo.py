@@ -5,7 +5,8 @@
 Written to `results/faithfulness_demo.json` with the machine's fingerprint. `--mask` measures another G
 against the shipped N (e.g. one trained at another λ; `--trained-by` records its training command).
 
-    python benchmarks/faithfulness_demo.py [--frames 32] [--mask G.safetensors --trained-by CMD --json F]
+    python benchmarks/faithfulness_demo.py [--frames 32] [--seed 11]
+        [--mask G.safetensors --trained-by CMD --json F]
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ def main() -> None:
     """Run the curves and write the result."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--seed", type=int, default=11, help="the drive's scene seed (the demo nets train on 0)")
     p.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "faithfulness_demo.json")
     p.add_argument("--mask", type=Path, default=ASSETS / "demo-mask.safetensors", help="G (default: shipped)")
     p.add_argument("--trained-by", default=None, help="the command that trained --mask, recorded")
     args = p.parse_args()
-    data = f"synthetic:frames={args.frames},seed=11"  # drives the demo nets were not trained on (seed 11)
+    data = f"synthetic:frames={args.frames},seed={args.seed}"  # a drive the demo nets were not trained on
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = EvalConfig(

@@ -6,25 +6,21 @@ The script is the commands: it runs the `depthmask` console script of the interp
 
 1. `depthmask train depth`  — N (`hu2019_tiny`) on the procedural drive of seed DATA_SEED, with depth;
 2. `depthmask train mask`   — G (`mask_drn_tiny`) against that frozen N by Algorithm 1 (images only);
-3. `depthmask train mask --checkpoint G --rank-weight 3` — 60 steps more of Eq. 4 plus the ranking term
-   (N on G's binarised top-k %), so G's order of the pixels it drives towards 0 is trained too;
-4. N's and the ranked G's `last.safetensors` are copied into `src/depthmask/assets/` (our checkpoint
-   format: weights plus the network's JSON config in the safetensors header);
-5. `depthmask export`       — the fused audit graph (uint8 frames → mask, depth, depth_masked, stats) as
+3. the two `last.safetensors` are copied into `src/depthmask/assets/` (our checkpoint format: weights plus
+   the network's JSON config in the safetensors header);
+4. `depthmask export`       — the fused audit graph (uint8 frames → mask, depth, depth_masked, stats) as
    ONNX with a dynamic batch, checked against PyTorch, written to `assets/demo-audit.onnx`;
-6. `depthmask eval`         — N's depth metrics and G's mask statistics on HELD-OUT frames (another
+5. `depthmask eval`         — N's depth metrics and G's mask statistics on HELD-OUT frames (another
    scene seed, never trained on), with the paper's Table 1 protocol;
-7. `depthmask run`          — the shipped ONNX itself on the held-out frames, through the runtime, so the
+6. `depthmask run`          — the shipped ONNX itself on the held-out frames, through the runtime, so the
    numbers the demo prints are measured on the artefact that ships, not only on the PyTorch networks;
-8. `assets/demo-provenance.json` — the commands, seeds, sizes, steps, versions, file hashes and metrics.
+7. `assets/demo-provenance.json` — the commands, seeds, sizes, steps, versions, file hashes and metrics.
 
 Training runs on the CPU, one thread per process (OMP_NUM_THREADS=1), with deterministic algorithms and
 fixed seeds, so the same commands on the same torch build give the same weights; about 55 minutes on 2
 cores at 128×416 (N 32, G 22 while other work shared the CPU; export, eval and run 1). With `--reuse` a
 stage is skipped when its run folder holds the result of the same command on the same input files,
-which is how G was tuned without retraining N. `--depth-from N --mask-from G --carried PROVENANCE` skip
-stages 1 and 2 with the files of an earlier build (their records are copied from its provenance, whose
-sha256 must match): how stage 3 was added on 2026-12-01 to the N and G built before it.
+which is how G was tuned without retraining N.
 
 What was tried (held-out frames; N: abs_rel; G: far_attention, mask_mean, fid_rmse — a uniform mask has
 far_attention 0.20):
@@ -36,14 +32,17 @@ far_attention 0.20):
 - G, λ = 20, lr 3e-3: collapses to an empty mask (mask_mean 0.01 after 150 steps).
 - G, λ = 10, lr 3e-3 (shipped at 64×208 until 2026-12-01): 0.665, 0.22, 12.4 m — the vanishing region,
   sky and horizontal edges; an edge map keeping as many pixels moves N by 27.7 m.
-- The same commands at 128×416: N abs_rel 0.180, δ1 0.757 (0.205, 0.742 at 64×208); G 0.596, 0.084,
-  24.9 m — a sparser mask on the vanishing region; the edge map moves N by 31.4 m. Its faithfulness
-  curve (δ1 of N(I ⊗ top-k % of M) against N(I), 32 frames of scene seed 11) beat a random share at
-  5-20 % but not at 40 % (0.411 vs 0.507) or 60 %: past G's ~15 % support the order is chance.
-- λ = 7 (lr 3e-3) and λ = 5 (lr 1e-3), 2 epochs: masks of mean 0.51-0.53 whose top 5 % keep δ1 0.03-0.05
-  against random's 0.12 (16 frames): a denser mask ranks worse, not better.
-- The λ = 10 G, 60 steps more with the ranking term at μ = 3, lr 1e-3: above random and edges at every k
-  on 16 frames (μ = 1: below random at 20 %). Stage 3 since 2026-12-01.
+- The same commands at 128×416 (shipped now): N abs_rel 0.180, δ1 0.757 (0.205, 0.742 at 64×208); G
+  0.596, 0.084, 24.9 m — a sparser mask on the vanishing region; the edge map moves N by 31.4 m. Its
+  faithfulness curve (benchmarks/faithfulness_demo.py) beats a random share of pixels at 5-20 % kept but
+  not at 40-60 %: past G's ~15 % support the order of the pixels is chance.
+- Tried on 2026-12-01 for the curve, none shipped: λ = 7 (lr 3e-3) and λ = 5 (lr 1e-3), 2 epochs, give
+  masks of mean 0.51-0.53 whose top 5 % keep δ1 0.03-0.05 against random's 0.12 (16 frames of seed 11):
+  a denser mask ranks worse. The shipped G, 60 steps more with the ranking term (`--rank-weight 3`,
+  lr 1e-3, 480 frames), on 32 frames of seed 11: at λ = 10 it collapses (keeps 2 %; AUC 0.607 but below
+  random by 0.04-0.10 at 5-20 %); at λ = 5, AUC 0.596, ahead of both at 5-20 % and 60 %, 0.009 behind
+  random at 40 % and 0.041 behind edges at 80 % (on seed 5 behind both at 60-80 %).
+  Results: benchmarks/results/faithfulness_g-rank-lam{5,10}.json.
 Two threads per process were tried first: on a CPU shared with other work they ran 5-20× slower.
 
 Usage (from a checkout with `pip install -e ".[train]"`):
@@ -95,9 +94,6 @@ DEPTH = {
 # G against the frozen N by Algorithm 1, constant lr as the authors. λ = 10: see the module docstring for
 # what λ = 5 and 20 gave.
 MASK = {"frames": 800, "epochs": 3, "batch": 8, "lr": 3e-3, "schedule": "constant", "lam": 10.0}
-# Then 60 steps from that G with the ranking term (`--rank-weight`): Eq. 4 drives most pixels towards 0 and
-# leaves their order to chance, so G's top-k % ranked below a random share at 40-60 % (faithfulness curve).
-RANK = {"frames": 480, "epochs": 1, "batch": 8, "lr": 1e-3, "schedule": "constant", "rank_weight": 3.0}
 # One thread per process: the same sums in the same order on every machine (the weights reproduce), and
 # no collapse when the CPU is shared (two busy-waiting threads on two busy cores ran 5-20× slower).
 ENVIRONMENT = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -188,18 +184,6 @@ class Stages:
         print(f"[{name}] done in {seconds} s", flush=True)
         return record
 
-    def carry(self, name: str, src: Path, dst: Path, carried: dict[str, Any]) -> None:
-        """Stage `name` as an earlier build ran it: its result `src` copied to `dst`, its record copied from
-        that build's provenance `carried` (marked as carried, with the build's commit)."""
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-        earlier = next((r for r in carried.get("stages", []) if r.get("stage") == name), None)
-        if earlier is None:
-            sys.exit(f"error: the carried provenance has no stage {name!r}")
-        record = {**earlier, "carried_from_commit": carried.get("commit"), "sha256": sha256_of(dst)}
-        self.records.append(record)
-        print(f"[{name}] carried from the build of commit {carried.get('commit')} ({rel(src)})", flush=True)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -208,15 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep stages already run with the same command")
     parser.add_argument("--lam", type=float, default=MASK["lam"], help="λ of G's objective (tuning)")
     parser.add_argument("--mask-lr", type=float, default=MASK["lr"], help="G's learning rate (tuning)")
-    parser.add_argument(
-        "--depth-from", type=Path, help="N of an earlier build: skip stage 1 (with --carried)"
-    )
-    parser.add_argument(
-        "--mask-from", type=Path, help="stage-2 G of that build: skip stage 2 (with --carried)"
-    )
-    parser.add_argument("--carried", type=Path, help="that build's demo-provenance.json")
     args = parser.parse_args(argv)
-    carried = read_carried(args)
 
     work, assets = args.work.resolve(), args.assets.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -226,26 +202,29 @@ def main(argv: list[str] | None = None) -> int:
     common = ["--size", size, "--seed", str(TRAIN_SEED), "--device", "cpu", "--deterministic",
               "--workers", "0", "--log-every", "10", "--no-progress", "--no-tensorboard"]  # fmt: skip
 
-    depth_dir, mask_dir, rank_dir = work / "depth", work / "mask", work / "rank"
-    n_run, g_first = depth_dir / "last.safetensors", mask_dir / "last.safetensors"
-    g_run = rank_dir / "last.safetensors"
-    if carried is not None:
-        stages.carry("train-depth", args.depth_from, n_run, carried)
-        stages.carry("train-mask", args.mask_from, g_first, carried)
-    else:
-        train_first_stages(stages, args, common, depth_dir, mask_dir)
+    depth_dir, mask_dir = work / "depth", work / "mask"
+    n_run, g_run = depth_dir / "last.safetensors", mask_dir / "last.safetensors"
     stages.run(
-        "train-mask-rank",
-        ["train", "mask", "--network", MASK_NET, "--depth-checkpoint", rel(n_run),
-         "--checkpoint", rel(g_first), "--data", f"synthetic:frames={RANK['frames']},seed={DATA_SEED}",
-         "--lam", f"{args.lam:g}",
-         "--rank-weight", f"{RANK['rank_weight']:g}", "--batch-size", str(RANK["batch"]),
-         "--epochs", str(RANK["epochs"]), "--lr", f"{RANK['lr']:g}", "--schedule", RANK["schedule"], *common,
-         "--out", rel(rank_dir)],
-        rank_dir / "summary.json",
-        inputs=(n_run, g_first),
-        folder=rank_dir,
+        "train-depth",
+        ["train", "depth", "--network", DEPTH_NET, "--loss", DEPTH["loss"],
+         "--data", f"synthetic:frames={DEPTH['frames']},seed={DATA_SEED}",
+         "--batch-size", str(DEPTH["batch"]), "--epochs", str(DEPTH["epochs"]), "--lr", str(DEPTH["lr"]),
+         "--schedule", DEPTH["schedule"], "--lr-step-epochs", "1", "--lr-gamma", str(DEPTH["lr_gamma"]),
+         *common, "--out", rel(depth_dir)],
+        depth_dir / "summary.json",
+        folder=depth_dir,
     )  # fmt: skip
+    stages.run(
+        "train-mask",
+        ["train", "mask", "--network", MASK_NET, "--depth-checkpoint", rel(n_run),
+         "--data", f"synthetic:frames={MASK['frames']},seed={DATA_SEED}", "--lam", f"{args.lam:g}",
+         "--batch-size", str(MASK["batch"]), "--epochs", str(MASK["epochs"]), "--lr", f"{args.mask_lr:g}",
+         "--schedule", MASK["schedule"], *common, "--out", rel(mask_dir)],
+        mask_dir / "summary.json",
+        inputs=(n_run,),
+        folder=mask_dir,
+    )  # fmt: skip
+
     n_path, g_path, onnx_path = assets / N_FILE, assets / G_FILE, assets / ONNX_FILE
     shutil.copyfile(n_run, n_path)
     shutil.copyfile(g_run, g_path)
@@ -277,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         folder=run_dir,
     )  # fmt: skip
 
-    provenance = build_provenance(stages.records, work, assets, args, held_out, run_source, carried)
+    provenance = build_provenance(stages.records, work, assets, args, held_out, run_source)
     path = assets / PROVENANCE_FILE
     path.write_text(json.dumps(provenance, indent=2) + "\n")
     total = sum(p.stat().st_size for p in assets.iterdir() if p.is_file())
@@ -297,76 +276,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def train_first_stages(
-    stages: Stages, args: argparse.Namespace, common: list[str], depth_dir: Path, mask_dir: Path
-) -> None:
-    """Stages 1 and 2: N from scratch, then G against it by Algorithm 1 (Eq. 4 alone)."""
-    n_run = depth_dir / "last.safetensors"
-    stages.run(
-        "train-depth",
-        ["train", "depth", "--network", DEPTH_NET, "--loss", DEPTH["loss"],
-         "--data", f"synthetic:frames={DEPTH['frames']},seed={DATA_SEED}",
-         "--batch-size", str(DEPTH["batch"]), "--epochs", str(DEPTH["epochs"]), "--lr", str(DEPTH["lr"]),
-         "--schedule", DEPTH["schedule"], "--lr-step-epochs", "1", "--lr-gamma", str(DEPTH["lr_gamma"]),
-         *common, "--out", rel(depth_dir)],
-        depth_dir / "summary.json",
-        folder=depth_dir,
-    )  # fmt: skip
-    stages.run(
-        "train-mask",
-        ["train", "mask", "--network", MASK_NET, "--depth-checkpoint", rel(n_run),
-         "--data", f"synthetic:frames={MASK['frames']},seed={DATA_SEED}", "--lam", f"{args.lam:g}",
-         "--batch-size", str(MASK["batch"]), "--epochs", str(MASK["epochs"]), "--lr", f"{args.mask_lr:g}",
-         "--schedule", MASK["schedule"], *common, "--out", rel(mask_dir)],
-        mask_dir / "summary.json",
-        inputs=(n_run,),
-        folder=mask_dir,
-    )  # fmt: skip
-
-
-def read_carried(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The earlier build's provenance when stages 1 and 2 are carried, after checking that the given files
-    are those it records (N as shipped; G as its stage 2 wrote it, or as shipped before stage 3 existed)."""
-    given = [args.depth_from, args.mask_from, args.carried]
-    if not any(given):
-        return None
-    if not all(given):
-        sys.exit("error: --depth-from, --mask-from and --carried go together")
-    doc = json.loads(args.carried.read_text())
-    stage2 = doc.get("stage_files", {}).get("train-mask")
-    if stage2 is None and any(r.get("stage") == "train-mask-rank" for r in doc.get("stages", [])):
-        sys.exit(f"error: {args.carried} records no stage-2 G (its shipped G is the ranked one)")
-    recorded = {"depth": doc["files"][N_FILE]["sha256"], "mask": stage2 or doc["files"][G_FILE]["sha256"]}
-    for what, path in (("depth", args.depth_from), ("mask", args.mask_from)):
-        if sha256_of(path) != recorded[what]:
-            sys.exit(f"error: {path} is not the {what} net {args.carried} records ({recorded[what][:12]}…)")
-    return doc
-
-
-def first_stages_record(
-    work: Path, args: argparse.Namespace, carried: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The training records of N and of the stage-2 G: from their run folders, or from the carried build."""
-    if carried is not None:
-        return {
-            "depth": carried["training"]["depth"],
-            "mask": carried["training"]["mask"],
-            "carried_from_commit": carried.get("commit"),
-        }
-    depth_summary = json.loads((work / "depth" / "summary.json").read_text())
-    mask_summary = json.loads((work / "mask" / "summary.json").read_text())
-    return {
-        "depth": {**DEPTH, "steps": depth_summary.get("step"), "final": depth_summary.get("metrics")},
-        "mask": {
-            **{k: v for k, v in MASK.items() if k != "lam"},
-            "lambda": args.lam,
-            "lr": args.mask_lr,
-            "steps": mask_summary.get("step"),
-            "final": mask_summary.get("metrics"),
-        },
-    }
-
-
 def build_provenance(
     records: list[dict[str, Any]],
     work: Path,
@@ -374,10 +283,8 @@ def build_provenance(
     args: argparse.Namespace,
     held_out: str,
     run_source: str,
-    carried: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything needed to rebuild the assets and to judge them: commands, settings, versions, metrics
-    (stages 1 and 2 as the `carried` build recorded them, when they were carried)."""
+    """Everything needed to rebuild the assets and to judge them: commands, settings, versions, metrics."""
     import torch
 
     from depthmask import __version__
@@ -390,7 +297,8 @@ def build_provenance(
     binary = next(c for (name, label), c in conditions.items() if name == "M'" and label)
     edges = next((c for (name, label), c in conditions.items() if name == "edges" and label), None)
     run_summary = json.loads((work / "run" / "summary.json").read_text())
-    rank_summary = json.loads((work / "rank" / "summary.json").read_text())
+    depth_summary = json.loads((work / "depth" / "summary.json").read_text())
+    mask_summary = json.loads((work / "mask" / "summary.json").read_text())
     meta = read_onnx_metadata(assets / ONNX_FILE)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     # Files that differed from that commit when the models were made (a run before the code was
@@ -419,15 +327,15 @@ def build_provenance(
         "training": {
             "seed": TRAIN_SEED,
             "environment": ENVIRONMENT,
-            **first_stages_record(work, args, carried),
-            "rank": {
-                **RANK,
+            "depth": {**DEPTH, "steps": depth_summary.get("step"), "final": depth_summary.get("metrics")},
+            "mask": {
+                **{k: v for k, v in MASK.items() if k != "lam"},
                 "lambda": args.lam,
-                "steps": rank_summary.get("step"),
-                "final": rank_summary.get("metrics"),
+                "lr": args.mask_lr,
+                "steps": mask_summary.get("step"),
+                "final": mask_summary.get("metrics"),
             },
         },
-        "stage_files": {"train-mask": sha256_of(work / "mask" / "last.safetensors")},  # for a later --carried
         "export": meta.get("export_config"),
         "commands": [shlex.join(r["command"]) for r in records],
         "stages": records,
