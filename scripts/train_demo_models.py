@@ -41,7 +41,9 @@ far_attention 0.20):
   a denser mask ranks worse. The shipped G, 60 steps more with the ranking term (`--rank-weight 3`,
   lr 1e-3, 480 frames), on 32 frames of seed 11: at λ = 10 it collapses (keeps 2 %; AUC 0.607 but below
   random by 0.04-0.10 at 5-20 %); at λ = 5, AUC 0.596, ahead of both at 5-20 % and 60 %, 0.009 behind
-  random at 40 % and 0.041 behind edges at 80 % (on seed 5 behind both at 60-80 %).
+  random at 40 % and 0.041 behind edges at 80 % (on seed 5 behind both at 60-80 %). 120 steps at λ = 5
+  or 3 (960 frames) move the mask off the far region (far_attention 0.03 / 0.11 on the 64 held-out
+  frames, under a uniform mask's 0.20) and still trail random at 10-40 % (16 frames of seed 11).
   Results: benchmarks/results/faithfulness_g-rank-lam{5,10}.json.
 Two threads per process were tried first: on a CPU shared with other work they ran 5-20× slower.
 
