@@ -140,3 +140,8 @@ def test_auto_rows_measure_what_the_probe_chose() -> None:
     assert with_peaks([row], peaks)[0].peak_pct == 50.0  # against the bf16 peak, not fp32's
     other = next(r for r in auto_rows if r.precision == "bf16")
     assert other.status == "unavailable" and "chooses its precision" in (other.reason or "")
+    # The result says what the int8 fallback export it probed kept, and names artefacts without paths.
+    fallback = result.subject["int8_fallback"]
+    assert fallback["kept_fp32"] == len(fallback["kept_fp32_nodes"]) and isinstance(fallback["passed"], bool)
+    assert fallback["after"]["abs_rel"] >= 0 and fallback["blocks"] >= 1
+    assert all("/" not in name for name in result.subject["artefacts"].values())

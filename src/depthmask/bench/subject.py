@@ -24,6 +24,7 @@ log = logging.getLogger("depthmask.bench")
 DEFAULT_DEPTH_NET = "hu2019_resnet50"
 DEFAULT_MASK_NET = "mask_drn_d_22"
 REFERENCE_BATCH = 4  # the reference runs the fidelity frames in batches of this many
+FALLBACK_FIELDS = ("gate", "method", "before", "after", "fp32_fps", "passed", "seconds")  # of its report
 
 
 class Subject:
@@ -370,8 +371,10 @@ class Subject:
         return float(value) if value is not None else None
 
     def describe(self) -> dict[str, Any]:
-        """Networks, size, mode, weights and GFLOP per frame (for the result file)."""
+        """Networks, size, mode, weights, GFLOP per frame, the artefacts by file name (they live in the
+        bench's work folder) and what int8's `--fallback auto` kept (for the result file)."""
         h, w = self.size
+        fallback = self.fallback_report
         return {
             "depth_net": self.depth_net_name,
             "mask_net": self.mask_net_name,
@@ -381,5 +384,13 @@ class Subject:
             "weights": self.weights,
             "gflop_per_frame": self.gflop_per_frame,
             "model": str(self.cfg.model) if self.cfg.model is not None else None,
-            "artefacts": {k: str(v) for k, v in {**self._onnx, **self._engines}.items()},
+            "artefacts": {k: Path(v).name for k, v in {**self._onnx, **self._engines}.items()},
+            "int8_fallback": None
+            if fallback is None
+            else {
+                **{k: fallback[k] for k in FALLBACK_FIELDS},
+                "kept_fp32": len(fallback["kept_fp32"]),
+                "kept_fp32_nodes": fallback["kept_fp32"],
+                "blocks": len(fallback["blocks"]),
+            },
         }
