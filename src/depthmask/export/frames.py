@@ -21,22 +21,16 @@ LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp:/
 
 
 def frames_from_source(
-    spec: str,
-    height: int,
-    width: int,
-    count: int,
-    *,
-    channel_order: str = "bgr",
-    indices: Collection[int] | None = None,
+    spec: str, height: int, width: int, count: int, *, channel_order: str = "bgr"
 ) -> Iterator[np.ndarray]:
-    """Up to `count` uint8 [height, width, 3] frames of `spec`, fitted by resizing, in `channel_order`;
-    with `indices`, only the frames at those positions of the source (in the source's order).
+    """Up to `count` uint8 [height, width, 3] frames of `spec`, fitted by resizing, in `channel_order`.
 
     Frames that fail to decode are skipped. ConfigError for live sources and for strings that name
     nothing readable (the message says what is accepted).
     """
-    for _, image in _indexed_frames(spec, height, width, count, channel_order, indices):
-        yield image
+    with _open_replayable(spec, height, width) as source:
+        for _, image in _indexed_frames(source, spec, height, width, count, channel_order, None):
+            yield image
 
 
 def _open_replayable(spec: str, height: int, width: int) -> Any:
@@ -64,21 +58,26 @@ def _open_replayable(spec: str, height: int, width: int) -> Any:
 
 
 def _indexed_frames(
-    spec: str, height: int, width: int, count: int, channel_order: str, indices: Collection[int] | None
+    source: Any,
+    spec: str,
+    height: int,
+    width: int,
+    count: int,
+    channel_order: str,
+    indices: Collection[int] | None,
 ) -> Iterator[tuple[int, np.ndarray]]:
+    """(position, frame) of up to `count` readable frames of an open `source` (only those at `indices`)."""
     from depthmask.sources.fit import fit_frame
 
-    source = _open_replayable(spec, height, width)
     n = 0
-    with source:
-        for i, frame in enumerate(source):
-            if n >= count:
-                break
-            if frame.image is None or (indices is not None and i not in indices):
-                continue
-            image = fit_frame(frame.image, height, width, "resize")
-            yield i, image[..., ::-1].copy() if channel_order == "rgb" else image  # sources decode BGR
-            n += 1
+    for i, frame in enumerate(source):
+        if n >= count:
+            break
+        if frame.image is None or (indices is not None and i not in indices):
+            continue
+        image = fit_frame(frame.image, height, width, "resize")
+        yield i, image[..., ::-1].copy() if channel_order == "rgb" else image  # sources decode BGR
+        n += 1
     if n == 0:
         raise ConfigError(f"frames source {spec!r} gave no readable frame")
 
@@ -106,17 +105,19 @@ def split_frames(
     """
     with _open_replayable(spec, height, width) as source:
         total = len(source) if isinstance(source, Sized) else None
-    if total is not None and total > calibrate:
-        chosen = spread(total, calibrate)
-        rest = sorted(set(range(total)) - set(chosen))
-        checked = [rest[k] for k in spread(len(rest), check, 0.5)]
-        wanted = set(chosen) | set(checked)
-        read = dict(_indexed_frames(spec, height, width, len(wanted), channel_order, wanted))
-        calibration = [read[i] for i in chosen if i in read]
-        measured = [read[i] for i in checked if i in read]
-    else:  # the first readable frames, in order
-        frames = [f for _, f in _indexed_frames(spec, height, width, calibrate + check, channel_order, None)]
-        calibration, measured = frames[:calibrate], frames[calibrate:]
+        if total is not None and total > calibrate:
+            chosen = spread(total, calibrate)
+            taken = set(chosen)
+            rest = [i for i in range(total) if i not in taken] if check else []
+            checked = [rest[k] for k in spread(len(rest), check, 0.5)]
+            wanted = taken | set(checked)
+            read = dict(_indexed_frames(source, spec, height, width, len(wanted), channel_order, wanted))
+            calibration = [read[i] for i in chosen if i in read]
+            measured = [read[i] for i in checked if i in read]
+        else:  # the first readable frames, in order
+            first = _indexed_frames(source, spec, height, width, calibrate + check, channel_order, None)
+            frames = [f for _, f in first]
+            calibration, measured = frames[:calibrate], frames[calibrate:]
     if check and not measured:
         log.warning(
             "%s has no frames past the %d calibration ones: the gate is measured on them",
