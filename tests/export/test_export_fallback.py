@@ -18,6 +18,7 @@ from depthmask.errors import ConfigError
 from depthmask.export.config import ExportConfig
 from depthmask.export.fallback import HEADROOM, blocks_of, fewest_passing, with_fallback
 from depthmask.export.frames import collect, frames_from_source, split_frames
+from depthmask.export.pipeline import held_out_frames
 from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
 # The tiny settled nets: fully int8 they miss this gate (abs_rel ≈ 4 %), some blocks kept in fp32 pass it.
@@ -70,6 +71,21 @@ def test_calibration_and_check_frames_are_spread_over_the_source(
     (tmp_path / "broken.png").write_bytes(b"not a png")  # skipped as undecodable: no frame at all
     with pytest.raises(ConfigError, match="gave no readable frame"):
         split_frames(str(tmp_path), h, w, 4, 2)
+
+
+def test_parity_is_measured_on_frames_the_calibration_did_not_see() -> None:
+    """`export`'s parity check of an int8 artefact reads frames between the calibration ones (the split
+    `--fallback auto` uses), never one the ranges were fitted to; fp32 has nothing to hold out."""
+    h, w = SIZE
+    every = collect(frames_from_source("synthetic:frames=40,seed=5", h, w, 40))
+    source = {"calibration": "synthetic:frames=40,seed=5", "random_weights": True, "check_frames": 4}
+    calibration, check = held_out_frames(
+        ExportConfig(precision="int8", calibration_frames=8, **source), h, w, 4
+    )
+    assert np.array_equal(np.stack(calibration), every[[0, 5, 10, 15, 20, 25, 30, 35]])
+    assert not any((every[list(range(0, 40, 5))] == frame).all((1, 2, 3)).any() for frame in check)
+    none, check = held_out_frames(ExportConfig(**source), h, w, 4)
+    assert none == [] and np.array_equal(check, every[[5, 15, 25, 35]])
 
 
 def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: dict, tmp_path: Path) -> None:

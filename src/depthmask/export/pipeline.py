@@ -46,26 +46,30 @@ class ExportResult:
 def calibration_frames(cfg: ExportConfig, height: int, width: int) -> list[np.ndarray]:
     """The configured calibration frames at the model's size and channel order (spread over the source
     as `split_frames` spreads them, so `--fallback auto` searched on the frames an engine is built on)."""
-    from depthmask.export.frames import split_frames
-
     if cfg.calibration is None:
         raise ConfigError("int8 needs calibration frames: pass --calibration SOURCE")
-    return split_frames(
-        cfg.calibration, height, width, cfg.calibration_frames, 0, channel_order=cfg.channel_order
-    )[0]
+    return held_out_frames(cfg, height, width, 0)[0]
 
 
-def fallback_frames(cfg: ExportConfig, height: int, width: int) -> tuple[list[np.ndarray] | None, np.ndarray]:
-    """(calibration frames or None for fp16, the frames `--fallback auto` measures on): read from the
-    calibration source past the frames that calibrate (`split_frames`)."""
-    from depthmask.export.fallback import CHECK_FRAMES
+def held_out_frames(
+    cfg: ExportConfig, height: int, width: int, check: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(the int8 calibration frames, [] otherwise; `check` frames of the same source that are not among
+    them): the one split every export step uses (`split_frames`), so no gate is measured on frames the
+    ranges were fitted to."""
     from depthmask.export.frames import split_frames
 
     used = cfg.calibration_frames if cfg.precision == "int8" else 0
-    calibration, check = split_frames(
-        cfg.calibration or CHECK_SOURCE, height, width, used, max(cfg.check_frames, CHECK_FRAMES),
-        channel_order=cfg.channel_order,
-    )  # fmt: skip
+    return split_frames(
+        cfg.calibration or CHECK_SOURCE, height, width, used, check, channel_order=cfg.channel_order
+    )
+
+
+def fallback_frames(cfg: ExportConfig, height: int, width: int) -> tuple[list[np.ndarray] | None, np.ndarray]:
+    """(calibration frames or None for fp16, the frames `--fallback auto` measures on)."""
+    from depthmask.export.fallback import CHECK_FRAMES
+
+    calibration, check = held_out_frames(cfg, height, width, max(cfg.check_frames, CHECK_FRAMES))
     return (calibration if cfg.precision == "int8" else None), check
 
 
@@ -135,17 +139,13 @@ HANDLERS: dict[str, tuple[tuple[str, Handler], ...]] = {
 
 
 def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig) -> ParityResult:
-    """Parity of one artefact against the PyTorch graph on `cfg.check_frames` frames."""
+    """Parity of one artefact against the PyTorch graph on `cfg.check_frames` frames (for int8, frames
+    the calibration did not see)."""
     from depthmask.contract.metadata import read_metadata
-    from depthmask.export.frames import collect, frames_from_source
     from depthmask.export.parity import artefact_parity
 
     meta = read_metadata(artefact)
-    height, width = graph.input_size
-    source = cfg.calibration or CHECK_SOURCE
-    frames = collect(
-        frames_from_source(source, height, width, cfg.check_frames, channel_order=cfg.channel_order)
-    )
+    frames = held_out_frames(cfg, *graph.input_size, cfg.check_frames)[1]
     return artefact_parity(graph, artefact, meta, frames, batch=cfg.batch or 4)
 
 
