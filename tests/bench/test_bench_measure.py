@@ -49,7 +49,7 @@ def test_gemm_peak_measures_and_explains() -> None:
     p = gemm_peak("fp32", 1, sizes=(128,), repeats=1, seconds=0.05)
     assert p.gflop_per_s is not None and p.gflop_per_s > 0
     assert p.how.endswith("128×128×128")
-    assert set(p.by_size) >= {"numpy 128", "torch 128"}
+    assert set(p.by_size) >= {"numpy 128", "torch 128", "onnxruntime 128"}
     # Sustained over the given time, with the fastest single call kept beside it.
     assert p.burst_gflop_per_s == max(p.by_size.values())
     assert p.sustained_seconds is not None and p.sustained_seconds >= 0.05
@@ -57,20 +57,36 @@ def test_gemm_peak_measures_and_explains() -> None:
     again = sustained_again(p, seconds=0.05)
     assert (again.how, again.burst_gflop_per_s, again.by_size) == (p.how, p.burst_gflop_per_s, p.by_size)
     assert again.gflop_per_s is not None and again.gflop_per_s > 0
-    q = gemm_peak("int8", 1, sizes=(128,), repeats=1, seconds=0.05, flags={"avx512_vnni"})
-    assert q.gflop_per_s is not None and q.how.startswith("torch._int_mm")
+    q = gemm_peak("int8", 1, sizes=(128,), repeats=1, seconds=0.05, flags={"avx2", "avx512_vnni"})
+    assert q.gflop_per_s is not None and set(q.by_size) == {"torch._int_mm 128", "onnxruntime 128"}
+    again = sustained_again(q, seconds=0.01)  # the chosen product, whichever library it was
+    assert again.how == q.how and again.gflop_per_s is not None
     none = gemm_peak("fp64", 1, sizes=(64,), repeats=1, seconds=0.05)
     assert none.gflop_per_s is None and "no library" in (none.reason or "")
 
 
 def test_a_precision_without_native_kernels_is_not_measured() -> None:
-    """bf16 / fp16 / int8 on a CPU without their kernels: no search at all, and the reason says why."""
-    for precision, flag in (("bf16", "amx_bf16"), ("fp16", "avx512_fp16"), ("int8", "avx_vnni")):
-        p = gemm_peak(precision, 1, sizes=(64,), repeats=1, seconds=0.01, flags={"avx2", "fma"})
+    """bf16 / fp16 on a CPU without their kernels, and int8 on one without even AVX2: no search at all,
+    and the reason says why."""
+    for precision, flag, flags in (
+        ("bf16", "amx_bf16", {"avx2", "fma"}),
+        ("fp16", "avx512_fp16", {"avx2", "fma"}),
+        ("int8", "avx_vnni", {"sse4_2"}),
+    ):
+        p = gemm_peak(precision, 1, sizes=(64,), repeats=1, seconds=0.01, flags=flags)
         assert p.gflop_per_s is None and p.by_size == {} and "no native" in (p.reason or "")
-        assert flag in (p.reason or "")
+        assert flag in (p.reason or "") and p.skipped
         assert native_reason(precision, {flag}) is None
     assert native_reason("fp32", set()) is None
+
+
+def test_int8_on_plain_avx2_is_measured_by_mlas_and_not_by_torch() -> None:
+    """No VNNI, no AMX (the AVX2-only EPYC): `torch._int_mm` would be emulated and is skipped, named;
+    ONNX Runtime's int8 product is native there and gives the ceiling."""
+    p = gemm_peak("int8", 1, sizes=(64,), repeats=1, seconds=0.01, flags={"avx2", "fma"})
+    assert p.gflop_per_s is not None and p.how.startswith("onnxruntime 64")
+    assert list(p.by_size) == ["onnxruntime 64"]
+    assert [s for s in p.skipped if s.startswith("torch._int_mm: ")] and "no native" in p.skipped[0]
 
 
 def test_the_search_stays_within_its_budget_and_names_what_it_skipped() -> None:

@@ -2,8 +2,9 @@
 
 A large square matrix product is the best-case workload of every CPU math library, so its GFLOP/s is
 the ceiling a convolutional network can approach. Measured in the same run and with the same thread
-count as the rows: fp32 through PyTorch (oneDNN/MKL) and NumPy (its BLAS), bf16 and fp16 through
-PyTorch, int8 through `torch._int_mm` (int8 × int8 → int32, AMX-INT8/VNNI where the CPU has them).
+count as the rows: fp32 through PyTorch (oneDNN/MKL), NumPy (its BLAS) and ONNX Runtime (MLAS, what the
+fused rows run on), bf16 and fp16 through PyTorch, int8 through `torch._int_mm` (int8 × int8 → int32,
+AMX-INT8/VNNI) and ONNX Runtime's MatMulInteger (u8 × s8 → s32; VNNI, or AVX2 where there is none).
 
 Each library is tried at a few sizes, several times each, to find the fastest product (its best single
 call is the *burst* rate). That product then runs back to back for a few seconds: the *sustained* rate,
@@ -14,13 +15,14 @@ measured a moment later), so a percentage of it says more about the neighbours t
 
 The search is bounded: each precision gets `budget_s` seconds (5 by default), sizes are tried from the
 smallest up, and a size whose products would not fit in what is left (predicted from the last size's
-time, n³) is skipped and named. A precision the CPU has no native kernels for (bf16 without AVX512_BF16
-or AMX-BF16, fp16 without AVX512_FP16 or AMX-FP16, int8 without VNNI or AMX-INT8) is not measured at
-all: an emulated product is no ceiling, and `torch._int_mm` on a plain AVX2 CPU runs at a few GFLOP/s for
-minutes. Beside the fp32 peak sits the FMA roof of the reported clock (threads × MHz × FLOP per cycle: 32
-with AVX2 or AMD's AVX-512, 64 with Intel's), an estimate (a VM reports its nominal clock; turbo runs
+time, n³) is skipped and named. A library with no native kernels for the precision on this CPU (bf16
+without AVX512_BF16 or AMX-BF16, fp16 without AVX512_FP16 or AMX-FP16, `torch._int_mm` without VNNI or
+AMX-INT8) is not measured, and named: an emulated product is no ceiling, and `torch._int_mm` on a plain
+AVX2 CPU runs at a few GFLOP/s for minutes (MLAS multiplies int8 natively there with AVX2's vpmaddubsw).
+Beside the fp32 peak sits the FMA roof of the reported clock (threads × MHz × FLOP per cycle: 32 with
+AVX2 or AMD's AVX-512, 64 with Intel's), an estimate (a VM reports its nominal clock; turbo runs
 higher), so a library that stays far below it (MKL's generic path on AMD) is visible as such; NumPy's
-BLAS (OpenBLAS) is measured beside PyTorch's for that reason.
+BLAS (OpenBLAS) and MLAS are measured beside PyTorch's for that reason.
 """
 
 from __future__ import annotations
@@ -83,26 +85,83 @@ def _sustained_rate(fn: Callable[[], Any], n: int, seconds: float) -> tuple[floa
     return 2.0 * n**3 * calls / elapsed / 1e9, elapsed
 
 
-def _candidates(precision: str, n: int) -> list[tuple[str, Callable[[], Any]]]:
-    """(library, call) pairs computing one n×n×n product at `precision`."""
-    out: list[tuple[str, Callable[[], Any]]] = []
+# The libraries each precision is multiplied with, and what each needs to run natively. int8: oneDNN's
+# `torch._int_mm` wants VNNI or AMX, but ONNX Runtime's MLAS (what the int8 rows run on) multiplies
+# u8 × s8 natively with AVX2's vpmaddubsw, so a plain AVX2 CPU still has a real int8 ceiling.
+LIBRARIES = {
+    "fp32": ("numpy", "torch", "onnxruntime"),
+    "bf16": ("torch",),
+    "fp16": ("torch",),
+    "int8": ("torch._int_mm", "onnxruntime"),
+}
+
+
+def not_native(library: str, precision: str, flags: set[str] | None = None) -> str | None:
+    """Why `library` would emulate a `precision` product on this CPU (None when it runs natively)."""
+    if precision == "fp32" or ((library, precision) == ("onnxruntime", "int8") and _has_avx2(flags)):
+        return None
+    return native_reason(precision, flags)
+
+
+def _has_avx2(flags: set[str] | None) -> bool:
+    from depthmask.environment import fingerprint
+
+    return "avx2" in (set(fingerprint()["cpu_flags"]) if flags is None else flags)
+
+
+def _available(library: str) -> bool:
+    """Whether `library`'s product can be built here (ONNX Runtime's needs `onnx` to write the graph)."""
+    if library == "numpy":
+        return True
+    if library.startswith("torch"):
+        return module_available("torch")
+    return module_available("onnxruntime") and module_available("onnx")
+
+
+def _product(library: str, precision: str, n: int, threads: int) -> Callable[[], Any]:
+    """One n×n×n product at `precision` by `library`, as a call."""
     rng = np.random.default_rng(0)
-    if precision == "fp32":
+    if library == "numpy":
         a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
-        out.append(("numpy", lambda: a @ b))
-    if not module_available("torch"):
-        return out
+        return lambda: a @ b
+    if library == "onnxruntime":
+        return _onnxruntime_product(precision, n, threads, rng)
     import torch
 
-    if precision in ("fp32", "bf16", "fp16"):
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        ta, tb = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-        out.append(("torch", lambda: torch.mm(ta, tb)))
-    elif precision == "int8" and hasattr(torch, "_int_mm"):
+    if library == "torch._int_mm":
         ia = torch.randint(-128, 128, (n, n), dtype=torch.int8)
         ib = torch.randint(-128, 128, (n, n), dtype=torch.int8)
-        out.append(("torch._int_mm", lambda: torch._int_mm(ia, ib)))
-    return out
+        return lambda: torch._int_mm(ia, ib)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    ta, tb = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    return lambda: torch.mm(ta, tb)
+
+
+def _onnxruntime_product(precision: str, n: int, threads: int, rng: np.random.Generator) -> Callable[[], Any]:
+    """MatMul (fp32) or MatMulInteger (u8 × s8 → s32, the form ONNX Runtime's int8 graphs multiply in)
+    with B a constant, so MLAS pre-packs it as it does a convolution's weights."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    if precision == "fp32":
+        a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+        op, types = "MatMul", (TensorProto.FLOAT, TensorProto.FLOAT)
+    else:
+        a = rng.integers(0, 256, (n, n), dtype=np.uint8)
+        b = rng.integers(-128, 128, (n, n), dtype=np.int8)
+        op, types = "MatMulInteger", (TensorProto.UINT8, TensorProto.INT32)
+    graph = helper.make_graph(
+        [helper.make_node(op, ["a", "b"], ["c"])], "gemm",
+        [helper.make_tensor_value_info("a", types[0], [n, n])],
+        [helper.make_tensor_value_info("c", types[1], [n, n])],
+        initializer=[numpy_helper.from_array(b, "b")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle between calls
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return lambda: session.run(None, {"a": a})
 
 
 def _use_threads(threads: int) -> None:
@@ -119,8 +178,8 @@ def sustained_again(found: Peak, seconds: float = SUSTAIN_SECONDS) -> Peak:
         return found
     library, size = found.how.split()
     n = int(size.split("×")[0])
-    fn = dict(_candidates(found.precision, n))[library]
     _use_threads(found.threads)
+    fn = _product(library, found.precision, n, found.threads)
     sustained, elapsed = _sustained_rate(fn, n, seconds)
     return replace(found, gflop_per_s=round(sustained, 1), sustained_seconds=round(elapsed, 2))
 
@@ -165,18 +224,28 @@ def gemm_peak(
     (2 FLOP per MAC), with its burst rate; the search over sizes stays within `budget_s` (see the module).
     `flags`: the CPU flags to judge native kernels by (default: this machine's)."""
     roof = fma_roof(threads) if precision == "fp32" else None
-    reason = native_reason(precision, flags)
-    if reason is not None:
-        return Peak(precision, None, "", threads, {}, reason, roof_gflop_per_s=roof)
+    skipped: list[str] = []
+    libraries = []
+    for library in LIBRARIES.get(precision, ()):
+        why = not_native(library, precision, flags) if _available(library) else "not installed"
+        if why is None:
+            libraries.append(library)
+        else:
+            skipped.append(f"{library}: {why}")
+    if not libraries:
+        reason = native_reason(precision, flags) if precision in LIBRARIES else None
+        return Peak(
+            precision, None, "", threads, {}, reason or "no library here multiplies this precision",
+            skipped=tuple(skipped), roof_gflop_per_s=roof,
+        )  # fmt: skip
     _use_threads(threads)
     by_size: dict[str, float] = {}
     calls: dict[str, Callable[[], Any]] = {}
-    skipped: list[str] = []
     last_error = ""
     t0 = time.perf_counter()
     per_call: dict[str, tuple[int, float]] = {}  # library → (n, seconds of one call) of its last size
     for n in sizes:
-        for library, fn in _candidates(precision, n):
+        for library in libraries:
             key = f"{library} {n}"
             left = budget_s - (time.perf_counter() - t0)
             if library in per_call:  # predict this size's cost from the last one: a product costs n³
@@ -188,12 +257,12 @@ def gemm_peak(
             elif left <= 0:
                 skipped.append(f"{key}: the {budget_s:g} s search budget was spent")
                 continue
-            calls[key] = fn
             try:
+                calls[key] = fn = _product(library, precision, n, threads)
                 rate = _best_rate(fn, n, repeats)
                 by_size[key] = round(rate, 1)
                 per_call[library] = (n, 2.0 * n**3 / rate / 1e9)
-            except RuntimeError as exc:  # e.g. a dtype without a CPU kernel in this torch build
+            except Exception as exc:  # e.g. a dtype without a CPU kernel in this build: recorded, not raised
                 by_size[key] = float("nan")
                 last_error = str(exc).splitlines()[0]
     search = round(time.perf_counter() - t0, 2)
