@@ -184,7 +184,7 @@ def test_shipped_metadata_is_valid_and_matches_the_provenance() -> None:
     assert info.batch is None, "the demo model must take any batch"
     assert [info.height, info.width] == prov["input_size"]
     assert meta["depth_net"] == prov["networks"]["depth"] and meta["mask_net"] == prov["networks"]["mask"]
-    assert meta["lambda"] == prov["training"]["mask"]["lambda"]
+    assert meta["lambda"] == prov["training"]["rank"]["lam"]  # G's last stage: the ranking one
     assert set(info.stats_columns) >= {"mask_mean", "mask_keep", "fid_rmse", "fid_abs_rel", "far_attention"}
     for path, role in zip(shipped_checkpoints(), ("depth_net", "mask_net"), strict=True):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -202,7 +202,14 @@ def test_recorded_commands_still_parse() -> None:
     commands = [shlex.split(line) for line in shipped_provenance()["commands"]]
     assert {argv[0] for argv in commands} == {"depthmask"}
     forms = [parse(argv[1:])[0] for argv in commands]
-    assert forms == [("train", "depth"), ("train", "mask"), ("export",), ("eval",), ("run",)]
+    assert forms == [
+        ("train", "depth"),
+        ("train", "mask"),
+        ("train", "mask"),
+        ("export",),
+        ("eval",),
+        ("run",),
+    ]
 
 
 def _held_out_frames(prov: dict) -> tuple[np.ndarray, np.ndarray]:

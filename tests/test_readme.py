@@ -180,8 +180,9 @@ def test_quoted_demo_numbers_are_the_shipped_models() -> None:
     edges = metrics["edges_baseline"]
     assert f"stays {mask['fid_rmse']:.0f} m RMSE from N(I)" in text.replace("\n", " ")
     assert f"moves it by {edges['fid_rmse']:.0f} m" in text.replace("\n", " ")
-    lam = shipped_provenance()["training"]["mask"]["lambda"]
-    assert f"λ = {lam:g}" in table
+    training = shipped_provenance()["training"]
+    assert f"λ = {training['mask']['lambda']:g}, then ranked at λ = {training['rank']['lam']:g}" in table
+    assert f"μ = {training['rank']['mu']:g}" in table
     size = shipped_provenance()["input_size"]
     assert f"{size[0]}×{size[1]}" in table
     json.dumps(metrics)  # the provenance stays plain JSON
