@@ -138,14 +138,12 @@ HANDLERS: dict[str, tuple[tuple[str, Handler], ...]] = {
 }
 
 
-def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig) -> ParityResult:
-    """Parity of one artefact against the PyTorch graph on `cfg.check_frames` frames (for int8, frames
-    the calibration did not see)."""
+def parity_of(graph: AuditGraph, artefact: Path, cfg: ExportConfig, frames: np.ndarray) -> ParityResult:
+    """Parity of one artefact against the PyTorch graph on `frames` (`held_out_frames`' check frames)."""
     from depthmask.contract.metadata import read_metadata
     from depthmask.export.parity import artefact_parity
 
     meta = read_metadata(artefact)
-    frames = held_out_frames(cfg, *graph.input_size, cfg.check_frames)[1]
     return artefact_parity(graph, artefact, meta, frames, batch=cfg.batch or 4)
 
 
@@ -186,7 +184,11 @@ def artefacts_from_config(cfg: ExportConfig, step_progress: StepProgress | None 
         ]
         parity = ()
         if cfg.check:
-            parity = tuple(step(f"check {a.name}", lambda a=a: parity_of(graph, a, cfg)) for a in artefacts)
+            # Read once for every artefact; for int8, frames the calibration did not see.
+            frames = held_out_frames(cfg, *graph.input_size, cfg.check_frames)[1]
+            parity = tuple(
+                step(f"check {a.name}", lambda a=a: parity_of(graph, a, cfg, frames)) for a in artefacts
+            )
     return ExportResult(
         config=cfg,
         artefacts=tuple(artefacts),
