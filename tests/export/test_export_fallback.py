@@ -5,6 +5,7 @@ metrics, and the kept nodes are read back from the graph (no quantized weights f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,33 @@ def test_calibration_and_check_frames_are_spread_over_the_source(
     (tmp_path / "broken.png").write_bytes(b"not a png")  # skipped as undecodable: no frame at all
     with pytest.raises(ConfigError, match="gave no readable frame"):
         split_frames(str(tmp_path), h, w, 4, 2)
+
+
+def test_frames_are_read_no_further_than_the_last_one_used() -> None:
+    """Reading frames for a calibration or check stops at the last frame it keeps: a source is never
+    asked for (and never decodes) one more frame than that, counted by the source itself."""
+    from types import SimpleNamespace
+
+    from depthmask.export.frames import _indexed_frames
+
+    class Counting:
+        def __init__(self, total: int) -> None:
+            self.total, self.pulled = total, 0
+
+        def __iter__(self) -> Iterator[SimpleNamespace]:
+            for i in range(self.total):
+                self.pulled += 1
+                yield SimpleNamespace(image=None if i == 2 else np.full((8, 8, 3), i, np.uint8))
+
+    first = Counting(20)
+    got = [i for i, _ in _indexed_frames(first, "counting", 8, 8, 4, "bgr", None)]
+    assert got == [0, 1, 3, 4] and first.pulled == 5  # frame 2 is unreadable, so five are read for four
+    chosen = Counting(20)
+    got = [i for i, _ in _indexed_frames(chosen, "counting", 8, 8, 3, "bgr", {1, 7, 11})]
+    assert got == [1, 7, 11] and chosen.pulled == 12
+    short = Counting(20)  # an unreadable wanted frame: reading still ends at the last wanted position
+    got = [i for i, _ in _indexed_frames(short, "counting", 8, 8, 3, "bgr", {2, 5, 9})]
+    assert got == [5, 9] and short.pulled == 10
 
 
 def test_parity_is_measured_on_frames_the_calibration_did_not_see() -> None:

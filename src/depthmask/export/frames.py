@@ -70,14 +70,16 @@ def _indexed_frames(
     from depthmask.sources.fit import fit_frame
 
     n = 0
-    for i, frame in enumerate(source):
-        if n >= count:
-            break
-        if frame.image is None or (indices is not None and i not in indices):
-            continue
-        image = fit_frame(frame.image, height, width, "resize")
-        yield i, image[..., ::-1].copy() if channel_order == "rgb" else image  # sources decode BGR
-        n += 1
+    last = max(indices, default=-1) if indices is not None else None
+    # Stop as soon as the last wanted frame is in: reading one more would decode a frame nobody uses.
+    if count > 0 and last != -1:
+        for i, frame in enumerate(source):
+            if frame.image is not None and (indices is None or i in indices):
+                image = fit_frame(frame.image, height, width, "resize")
+                yield i, image[..., ::-1].copy() if channel_order == "rgb" else image  # sources decode BGR
+                n += 1
+            if n >= count or (last is not None and i >= last):
+                break
     if n == 0:
         raise ConfigError(f"frames source {spec!r} gave no readable frame")
 
