@@ -8,6 +8,7 @@ network streams are refused, because a calibration or check must be repeatable.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Collection, Iterable, Iterator, Sized
 from typing import Any
 
@@ -70,15 +71,15 @@ def _indexed_frames(
     from depthmask.sources.fit import fit_frame
 
     n = 0
-    last = max(indices, default=-1) if indices is not None else None
-    # Stop as soon as the last wanted frame is in: reading one more would decode a frame nobody uses.
-    if count > 0 and last != -1:
+    # The last position wanted: reading past it, or past `count` kept frames, decodes a frame nobody uses.
+    last = max(indices, default=-1) if indices is not None else math.inf
+    if count > 0 and last >= 0:
         for i, frame in enumerate(source):
             if frame.image is not None and (indices is None or i in indices):
                 image = fit_frame(frame.image, height, width, "resize")
                 yield i, image[..., ::-1].copy() if channel_order == "rgb" else image  # sources decode BGR
                 n += 1
-            if n >= count or (last is not None and i >= last):
+            if n >= count or i >= last:
                 break
     if n == 0:
         raise ConfigError(f"frames source {spec!r} gave no readable frame")
