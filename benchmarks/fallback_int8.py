@@ -90,8 +90,22 @@ def _table(report: dict) -> list[str]:
             f"| {label} | {r['abs_rel']:.3%} | {r['mask_iou']:.4f} | {'pass' if r['passed'] else 'FAIL'} | "
             f"{r['fps']:.2f} ({r['fps'] / fp32:.2f}× fp32) |"
         )
-    kept = report["kept_fp32"]
-    lines += ["", f"Kept in fp32 ({len(kept)} nodes): {', '.join(kept) or 'none'}", ""]
+    kept, gflop = report["kept_fp32"], report.get("gflop") or {}
+    lines += [
+        "",
+        f"Kept in fp32 ({len(kept)} nodes, {gflop.get('kept_fp32', 0):.1f} of "
+        f"{gflop.get('candidates', 0):.1f} quantizable GFLOP per frame): {', '.join(kept) or 'none'}",
+        "",
+        "| block | nodes | first … last | GFLOP | sensitivity (alone int8, × target) | kept fp32 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, b in enumerate(report["blocks"], 1):
+        sens = "–" if b["sensitivity"] is None else f"{b['sensitivity']:.3f}"
+        lines.append(
+            f"| {k} | {b['nodes']} | {b['first']} … {b['last']} | {b['gflop']:.1f} | {sens} | "
+            f"{'yes' if b['kept'] else ''} |"
+        )
+    lines.append("")
     lines += [
         "Trials: "
         + "; ".join(f"{t['what']}: {t['abs_rel']:.3%}, IoU {t['mask_iou']:.4f}" for t in report["trials"]),

@@ -17,7 +17,8 @@ from depthmask.contract.fidelity import FidelityGate
 from depthmask.contract.metadata import read_metadata
 from depthmask.errors import ConfigError
 from depthmask.export.config import ExportConfig
-from depthmask.export.fallback import HEADROOM, blocks_of, fewest_passing, with_fallback
+from depthmask.export.cost import flops_by_node
+from depthmask.export.fallback import HEADROOM, blocks_of, fewest_passing, keep_order, with_fallback
 from depthmask.export.frames import collect, frames_from_source, split_frames
 from depthmask.export.pipeline import held_out_frames
 from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
@@ -45,6 +46,29 @@ def test_the_bisection_finds_the_fewest_that_pass() -> None:
     assert len(set(asked)) <= 5  # 12, then a bisection of 0..12
     assert fewest_passing(list(range(4)), lambda n: False) is None
     assert fewest_passing(list(range(4)), lambda n: True) == 0
+
+
+def test_blocks_are_kept_for_the_error_they_remove_per_flop() -> None:
+    """A cheap block that matters goes before a dear one that matters a little more; one with no
+    FLOPs is not free (it costs the floor), so it does not jump ahead of everything."""
+    assert keep_order([0.5, 0.45, 0.05], [100.0, 10.0, 0.0]) == [1, 2, 0]
+    assert keep_order([0.2, 0.4, 0.3], [5.0, 5.0, 5.0]) == [1, 2, 0]  # equal costs: by sensitivity
+    assert keep_order([], []) == []
+
+
+def test_flops_per_node_add_up_to_the_exports_own_count(exported: dict) -> None:
+    """ONNX shape inference's per-node FLOPs of each tiny export sum to what torch's FlopCounter counted
+    at export (metadata `gflop_per_frame`), every convolution is counted, and the batch scales them."""
+    for mode, (path, _) in exported.items():
+        model = onnx.load(str(path))
+        cost = flops_by_node(model)
+        convs = {n.name for n in model.graph.node if n.op_type == "Conv"}
+        assert convs and convs <= set(cost) and all(cost[n] > 0 for n in convs), mode
+        assert sum(cost.values()) / 1e9 == pytest.approx(read_metadata(path)["gflop_per_frame"], rel=1e-3), (
+            mode
+        )
+        four = flops_by_node(model, batch=4)
+        assert all(four[n] == pytest.approx(4 * cost[n]) for n in cost), mode
 
 
 def outputs(path: Path, frames: np.ndarray) -> dict[str, np.ndarray]:
@@ -134,6 +158,9 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
     ]
     candidates = sum(b["nodes"] for b in report.blocks)
     assert 0 < len(report.kept_fp32) < candidates  # some blocks, not all of them
+    kept_blocks = [b for b in report.blocks if b["kept"]]
+    assert sum(b["nodes"] for b in kept_blocks) == len(report.kept_fp32)
+    assert 0 < report.gflop["kept_fp32"] < report.gflop["candidates"]
 
     # Independently: the artefact written, run again, is within the gate against fp32 …
     ref, got = outputs(fp32, check), outputs(path, check)
@@ -148,6 +175,11 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
         assert weight is None or weight.op_type != "DequantizeLinear", name
     quantized = [n for n in convs.values() if (producer.get(n.input[1]) or n).op_type == "DequantizeLinear"]
     assert quantized and not {n.name for n in quantized} & set(report.kept_fp32)
+    # The FLOPs reported kept in fp32 are those of the float convolutions the written graph holds.
+    float_flops = flops_by_node(model)
+    assert report.gflop["kept_fp32"] == pytest.approx(
+        sum(float_flops[n] for n in report.kept_fp32) / 1e9, abs=2e-3
+    )
     meta = read_metadata(path)
     assert meta["precision"] == "int8" and meta["fallback"]["kept_fp32"] == report.kept_fp32
     assert meta["calibration"]["method"] == report.method

@@ -1,7 +1,10 @@
 """Per-op profiles: where a path's time goes, and how fast its heavy ops run against the GEMM peak.
 
 ONNX Runtime: its own profiler (one JSON event per node run); convolutions' and matrix products' FLOPs
-are computed from the shapes the kernels saw, so each op type gets an achieved GFLOP/s. OpenVINO: the
+are computed from the shapes the kernels saw, so each op type gets an achieved GFLOP/s. Those shapes are
+the kernels' own: NCHWc convolutions pad channels to the vector block (8 or 16), so a thin layer does
+more work than the graph asks — the profile also gives the graph's FLOPs (`graph_gflop_per_run`, from
+ONNX shape inference) to compare. OpenVINO: the
 CPU plugin's performance counters, grouped by layer type and the kernel it chose (the kernel's name says
 whether AMX, AVX-512 VNNI or plain AVX-512 ran). Both are separate sessions over the same file with the
 same options as the timed rows, so profiling overhead never touches a timed figure.
@@ -18,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from depthmask.export.cost import flops_by_node, node_flops
+
 TOP_NODES = 12
 RUNS = 2  # profiled runs after one untimed
 
@@ -29,24 +34,9 @@ def _dims(entry: Any) -> list[int]:
     return []
 
 
-def node_flops(op: str, inputs: list[list[int]], outputs: list[list[int]]) -> float:
-    """FLOPs (2 per multiply-add) of one node from its kernel's shapes; 0 for ops that are not products."""
-    if not inputs or not outputs:
-        return 0.0
-    if op in ("Conv", "FusedConv", "NhwcFusedConv", "QLinearConv", "ConvInteger") and len(inputs) > 1:
-        weight = inputs[3] if op == "QLinearConv" and len(inputs) > 3 else inputs[1]
-        if len(weight) >= 3:
-            return 2.0 * float(np.prod(outputs[0])) * float(np.prod(weight[1:]))
-    if op == "ConvTranspose" and len(inputs) > 1 and len(inputs[1]) >= 3:
-        return 2.0 * float(np.prod(inputs[0])) * float(np.prod(inputs[1][1:]))
-    if op in ("MatMul", "Gemm", "FusedMatMul", "MatMulInteger", "QLinearMatMul") and len(inputs) > 1:
-        a = inputs[0]
-        return 2.0 * float(np.prod(outputs[0])) * float(a[-1]) if a else 0.0
-    return 0.0
-
-
 def ort_profile(model: Path, frames: np.ndarray, threads: int | None) -> dict[str, Any]:
     """ONNX Runtime's per-op profile of `model` on `frames` (one batch), averaged over RUNS runs."""
+    import onnx
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -88,7 +78,9 @@ def ort_profile(model: Path, frames: np.ndarray, threads: int | None) -> dict[st
         node["us"] += float(e.get("dur", 0))
         node["flops"] += flops
         node["calls"] += 1
-    return _table(by_op, by_node, RUNS, frames.shape[0])
+    table = _table(by_op, by_node, RUNS, frames.shape[0])
+    graph = flops_by_node(onnx.load(str(model)), batch=frames.shape[0])
+    return {**table, "graph_gflop_per_run": round(sum(graph.values()) / 1e9, 3)}
 
 
 def _table(

@@ -357,5 +357,11 @@ def fallback_table(report: dict) -> Table:
     kept = report["kept_fp32"]
     if kept:
         shown = ", ".join(kept[:8]) + (f", … ({len(kept) - 8} more)" if len(kept) > 8 else "")
-        table.caption = f"kept in fp32: {shown}"
+        gflop = report.get("gflop") or {}
+        share = (
+            f" ({gflop['kept_fp32']:.1f} of {gflop['candidates']:.1f} GFLOP per frame)"
+            if gflop.get("candidates")
+            else ""
+        )
+        table.caption = f"kept in fp32{share}: {shown}"
     return table

@@ -8,8 +8,10 @@ gate is repaired by keeping the layers responsible in fp32, found by measuring (
 3. Sensitivity: each block alone at the low precision (the rest fp32), measured on frames the
    calibration did not see, in the depth/mask metrics the gate uses (abs_rel of N(I) and N(I ⊗ M), the
    mask's IoU), not max-abs.
-4. The blocks are kept in fp32 most sensitive first; a bisection over how many finds the fewest that
-   pass the gate with `HEADROOM` to spare (a gate met exactly on a few frames is missed on others).
+4. The blocks are kept in fp32 in the order of what each buys per FLOP it gives back: sensitivity²
+   (block errors add roughly in quadrature) over the block's GFLOP (`keep_order`), so a cheap block that
+   matters goes before a dear one that matters a little more; a bisection over how many finds the fewest
+   that pass the gate with `HEADROOM` to spare (a gate met exactly on a few frames is missed on others).
 Reported: the nodes kept, the fidelity and ONNX Runtime's frames/s before and after, and the trials.
 Each trial builds the artefact and runs it on ONNX Runtime (CPU), the runtime's own backend.
 """
@@ -42,6 +44,9 @@ CHECK_FRAMES = 16  # frames the trials are measured on (at least): 8 were too fe
 # The search aims this far inside the gate: a gate met with no margin on a few frames is missed on
 # others (measured: 0.88 % on the search's 8 frames, 1.29 % on --backend auto's probe frames).
 HEADROOM = 0.7
+# A block without convolutions still costs something in fp32 (casts, memory traffic): this share of the
+# mean block's GFLOP.
+FLOOR = 0.01
 
 
 @dataclass
@@ -67,6 +72,7 @@ class FallbackReport:
     kept_fp32: list[str] = field(default_factory=list)
     blocks: list[dict[str, Any]] = field(default_factory=list)  # per block: nodes and sensitivity
     trials: list[Trial] = field(default_factory=list)
+    gflop: dict[str, float] = field(default_factory=dict)  # per frame: the candidates', those kept fp32
     fp32_fps: float | None = None
     passed: bool = False
     seconds: float = 0.0
@@ -83,6 +89,13 @@ def blocks_of(nodes: Sequence[str], count: int = BLOCKS) -> list[list[str]]:
     count = max(1, min(count, len(nodes)))
     edges = np.linspace(0, len(nodes), count + 1).round().astype(int)
     return [list(nodes[a:b]) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def keep_order(sensitivity: Sequence[float], gflop: Sequence[float]) -> list[int]:
+    """The blocks' indices in the order they are kept in fp32: most error removed per GFLOP first
+    (sensitivity² / GFLOP; a block with next to no FLOPs costs `FLOOR` of the mean, not nothing)."""
+    floor = FLOOR * max(float(np.mean(gflop)) if len(gflop) else 0.0, 1e-9)
+    return sorted(range(len(sensitivity)), key=lambda k: -(sensitivity[k] ** 2) / max(gflop[k], floor))
 
 
 def fewest_passing(order: Sequence[int], passes: Callable[[int], bool]) -> int | None:
@@ -175,6 +188,9 @@ def with_fallback(
     `check` frames (see the module's doc); the report judges the result by `gate` itself. When even
     every block in fp32 fails, the fully reduced artefact is written and the report says it did not
     pass."""
+    import onnx
+
+    from depthmask.export.cost import flops_by_node
     from depthmask.export.precision import Int8Recipe, fp16_candidates, fp16_from_onnx
 
     if precision not in ("fp16", "int8"):
@@ -195,12 +211,12 @@ def with_fallback(
             recipe = Int8Recipe(
                 fp32, calibration, workdir, calibration_source=calibration_source, symmetric=symmetric
             )
-            candidates = recipe.quantizable()
+            candidates, graph = recipe.quantizable(), recipe.prepared
 
             def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
                 return recipe.quantize(out, method=how or method or DEFAULT_METHOD, keep_fp32=keep)
         else:
-            candidates = fp16_candidates(fp32)
+            candidates, graph = fp16_candidates(fp32), onnx.load(str(fp32))
 
             def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
                 return fp16_from_onnx(fp32, out, keep_fp32=keep)
@@ -225,6 +241,9 @@ def with_fallback(
         else:
             before = start = trial("all reduced", [])
         blocks = blocks_of(candidates)
+        node_cost = flops_by_node(graph)
+        gflop = [sum(node_cost.get(n, 0.0) for n in b) / 1e9 for b in blocks]
+        del graph  # the fp32 weights are not needed again
         sensitivity: list[float] = []
         kept: list[str] = []
         after = start
@@ -233,13 +252,13 @@ def with_fallback(
                 alone = [n for b in blocks[:k] + blocks[k + 1 :] for n in b]  # every other block kept
                 f = trial(f"block {k + 1} of {len(blocks)} alone", alone)
                 sensitivity.append(_excess(f, target))
-            order = sorted(range(len(blocks)), key=lambda k: -sensitivity[k])
+            order = keep_order(sensitivity, gflop)
             results: dict[int, Fidelity] = {}
 
             def passes(n: int) -> bool:
                 if n not in results:
                     keep = [node for k in order[:n] for node in blocks[k]]
-                    results[n] = trial(f"{n} most sensitive blocks in fp32", keep)
+                    results[n] = trial(f"the first {n} blocks of the keep order in fp32", keep)
                 return results[n].passed
 
             n = fewest_passing(order, passes)
@@ -257,11 +276,19 @@ def with_fallback(
                     "nodes": len(b),
                     "first": b[0],
                     "last": b[-1],
+                    "gflop": round(gflop[k], 3),
                     "sensitivity": round(sensitivity[k], 4) if sensitivity else None,
+                    "kept": bool(set(b) & set(kept)),
                 }
                 for k, b in enumerate(blocks)
             ],
             trials=trials,
+            gflop={
+                "candidates": round(sum(gflop), 3),
+                "kept_fp32": round(
+                    sum(g for b, g in zip(blocks, gflop, strict=True) if set(b) & set(kept)), 3
+                ),
+            },
             passed=gate.admits(after.abs_rel, after.mask_iou),
         )
         report.before["fps"] = measure.speed(build([], workdir / "reduced.onnx", DEFAULT_METHOD))
