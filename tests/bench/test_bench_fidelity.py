@@ -7,7 +7,7 @@ import pytest
 
 from depthmask.bench.fidelity import fidelity_of, grey_level_noise, run_in_batches
 from depthmask.bench.rows import BenchResult, Row
-from depthmask.bench.summary import highlights
+from depthmask.bench.summary import highlights, peak_bound
 from depthmask.bench.table import markdown, markdown_table
 
 
@@ -120,3 +120,28 @@ def test_highlights_pick_the_best_faithful_path_and_judge_targets() -> None:
     assert markdown_table(rows).count("\n") == len(rows) + 1
     again = BenchResult.from_dict(result.to_dict())
     assert again.rows == result.rows
+
+
+def test_the_peak_bound_says_what_each_precision_could_reach_at_most() -> None:
+    """500 GFLOP a frame at an 880 GFLOP/s int8 peak is at most 1.76 frames/s, 8.8× an authors' way of
+    0.2 frames/s; a precision without a measured peak has no bound, and neither has a graph of unknown
+    work; the report says it beside the rows."""
+    peaks = {
+        "fp32": {"gflop_per_s": 200.0, "how": "numpy 2048×2048×2048", "threads": 2},
+        "int8": {"gflop_per_s": 880.0, "how": "torch._int_mm 4096×4096×4096", "threads": 2},
+        "bf16": {"gflop_per_s": None, "reason": "no native bf16 kernels"},
+    }
+    bound = peak_bound(peaks, 500.0, 0.2)
+    assert bound == {  # the peaks' other fields stay with the peaks
+        "fp32": {"peak_gflop_per_s": 200.0, "frames_per_s": 0.4, "speedup_vs_authors": 2.0},
+        "int8": {"peak_gflop_per_s": 880.0, "frames_per_s": 1.76, "speedup_vs_authors": 8.8},
+    }
+    assert (
+        peak_bound(peaks, None, 0.2) == {}
+        and peak_bound(peaks, 500.0, None)["int8"]["speedup_vs_authors"] is None
+    )
+    rows = (_row("authors", 0.2, variant="three calls"), _row("onnxruntime", 0.45))
+    subject = {"depth_net": "n", "mask_net": "g", "height": 64, "width": 96, "gflop_per_frame": 500.0}
+    result = BenchResult(config={}, subject=subject, rows=rows, peaks=peaks, environment={})
+    assert "ran at the GEMM peak: fp32 0.400 = 2.0× the authors' way; int8 1.760 = 8.8×" in markdown(result)
+    assert result.to_dict()["peak_bound"] == bound

@@ -92,8 +92,9 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result."""
-        from depthmask.bench.summary import highlights
+        from depthmask.bench.summary import highlights, peak_bound
 
+        h = highlights(self.rows, self.subject.get("sensitivity"))
         return {
             "format_version": 1,
             "config": self.config,
@@ -101,7 +102,8 @@ class BenchResult:
             "environment": self.environment,
             "peaks": self.peaks,
             "rows": [r.to_dict() for r in self.rows],
-            "highlights": highlights(self.rows, self.subject.get("sensitivity")),
+            "highlights": h,
+            "peak_bound": peak_bound(self.peaks, self.subject.get("gflop_per_frame"), h.get("authors_fps")),
             "profiles": list(self.profiles),
             "seconds": round(self.seconds, 1),
         }

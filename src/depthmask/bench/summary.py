@@ -44,6 +44,28 @@ def within_floor(fidelity: dict[str, Any] | None, floor: dict[str, Any] | None) 
     return bool(checked) and all((v >= f) if up else (v <= f) for v, f, up in checked)
 
 
+def peak_bound(
+    peaks: dict[str, Any], gflop_per_frame: float | None, authors_fps: float | None
+) -> dict[str, dict[str, Any]]:
+    """Per precision with a measured GEMM peak: the frames/s of the fused graph if every FLOP of a
+    frame ran at that peak (peak ÷ GFLOP per frame), and that as a multiple of the authors' way. Not a
+    hard ceiling (a fused convolution can beat a library's GEMM), but what a precision can be expected to
+    reach at most: it says whether a target is in reach on this machine before anything is tuned."""
+    out: dict[str, dict[str, Any]] = {}
+    if not gflop_per_frame:
+        return out
+    for precision, p in peaks.items():
+        rate = (p or {}).get("gflop_per_s")
+        if rate:
+            fps = rate / gflop_per_frame
+            out[precision] = {
+                "peak_gflop_per_s": rate,
+                "frames_per_s": round(fps, 3),
+                "speedup_vs_authors": round(fps / authors_fps, 2) if authors_fps else None,
+            }
+    return out
+
+
 def highlights(rows: Sequence[Row], sensitivity: dict[str, Any] | None = None) -> dict[str, Any]:
     """Best CPU path vs the authors' way, ORT fp32 % of peak, streaming ratio and added latency.
 

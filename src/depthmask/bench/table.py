@@ -129,7 +129,7 @@ def markdown_table(rows: Sequence[Row]) -> str:
 
 def markdown(result: BenchResult, title: str | None = None) -> str:
     """A short markdown report: subject, the table, peaks, highlights and the environment."""
-    from depthmask.bench.summary import highlights
+    from depthmask.bench.summary import highlights, peak_bound
 
     s = result.subject
     env = result.environment
@@ -153,6 +153,16 @@ def markdown(result: BenchResult, title: str | None = None) -> str:
             f"- best CPU path{within}: {best['label']} "
             f"batch {best['batch']}, {best['frames_per_s']:.3f} frames/s = {best['speedup_vs_authors']}× the "
             f"authors' way ({h['authors_fps']:.3f} frames/s)"
+        )
+    bound = peak_bound(result.peaks, s.get("gflop_per_frame"), h.get("authors_fps"))
+    if bound:
+        out.append(
+            f"- frames/s if all {s.get('gflop_per_frame'):.1f} GFLOP of a frame ran at the GEMM peak: "
+            + "; ".join(
+                f"{precision} {b['frames_per_s']:.3f}"
+                + (f" = {b['speedup_vs_authors']}× the authors' way" if b["speedup_vs_authors"] else "")
+                for precision, b in bound.items()
+            )
         )
     floor = h.get("best_cpu_within_noise_floor")
     if floor and h.get("authors_fps"):
