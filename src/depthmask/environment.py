@@ -40,9 +40,19 @@ def native_precision(precision: str, flags: set[str] | None = None) -> bool:
     return bool(have & set(wanted))
 
 
+# Variables that make a library dispatch below what the CPU has (oneDNN — PyTorch's and OpenVINO's
+# convolutions —, PyTorch's own kernels, MKL, OpenBLAS, OpenVINO's own kernels): a figure measured with
+# one set is that lower ISA's, and the fingerprint says so. ONNX Runtime's MLAS has no such switch.
+ISA_CAPS = (
+    "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS",
+    "OPENBLAS_CORETYPE", "OV_CPU_MAX_ISA",
+)  # fmt: skip
+
+
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> dict[str, Any]:
-    """CPU model, flags and cores, GPU and driver when present, Python and library versions."""
+    """CPU model, flags and cores, GPU and driver when present, Python and library versions, and any
+    ISA cap set in the environment (`ISA_CAPS`)."""
     cpu_model, flags = _cpuinfo()
     return {
         "depthmask": __version__,
@@ -55,6 +65,7 @@ def fingerprint() -> dict[str, Any]:
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "gpu": _gpus(),
         "libraries": {name: _version(name) for name in _LIBRARIES if _version(name)},
+        "isa_caps": {name: os.environ[name] for name in ISA_CAPS if os.environ.get(name)},
     }
 
 

@@ -193,13 +193,17 @@ def markdown(result: BenchResult, title: str | None = None) -> str:
             "- sensitivity floor (fp32 reference vs itself with ±1 grey level of input noise): "
             f"depth abs_rel {_sig(sens.get('depth_abs_rel'))}, mask IoU {_sig(sens.get('mask_iou'))}"
         )
-    out += [
-        "",
+    environment = (
         f"Environment: {env.get('cpu')} ({', '.join(env.get('cpu_flags', []))}), {env.get('cores')} cores, "
         f"GPU: {', '.join(g['name'] for g in env.get('gpu', [])) or 'none'}; "
-        + ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items()),
-        "",
-    ]
+        + ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items())
+    )
+    caps = env.get("isa_caps")
+    if caps:  # measured below what the CPU has: say which libraries were held back
+        environment += (
+            f"; ISA capped by {', '.join(f'{k}={v}' for k, v in caps.items())} (not ONNX Runtime's MLAS)"
+        )
+    out += ["", environment, ""]
     return "\n".join(out)
 
 
