@@ -16,8 +16,10 @@ from typer.testing import CliRunner
 from depthmask.bench.config import BenchConfig
 from depthmask.bench.core import bench_from_config, with_peaks
 from depthmask.bench.rows import BenchResult, Row
+from depthmask.bench.subject import Subject
 from depthmask.bench.targets import cpu_has_bf16
 from depthmask.cli.app import app
+from depthmask.contract.metadata import read_metadata
 from depthmask.errors import module_available
 
 ROW_FIELDS = {
@@ -67,6 +69,17 @@ def test_graph_on_the_fly_rows_fidelity_and_unavailable_rows() -> None:
     data = json.loads(json.dumps(result.to_dict()))  # strictly JSON (no NaN objects, no tuples)
     assert data["environment"]["cpu"] and "torch" in data["environment"]["libraries"]
     assert data["highlights"]["authors_fps"] == authors.frames_per_s
+
+
+def test_rows_on_the_graph_before_an_export_leave_the_files_metadata_to_it(tmp_path: Path) -> None:
+    """The authors' way reads the graph's metadata (no file fields); an ONNX row after it exports the
+    file, whose own metadata is used from then on (`bench --backend authors,onnxruntime` once failed
+    every ONNX row: "metadata is missing opset, created")."""
+    subject = Subject(BenchConfig(**TINY, **QUICK, peak=False), tmp_path)
+    assert "opset" not in subject.metadata
+    path = subject.onnx("fp32")
+    assert subject.info.metadata["opset"] == read_metadata(path)["opset"]
+    assert subject.metadata["created"] == read_metadata(path)["created"]
 
 
 def test_model_file_through_the_cli(tiny_onnx: Path, tmp_path: Path) -> None:

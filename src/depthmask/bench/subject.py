@@ -226,6 +226,7 @@ class Subject:
             self.on_step("exporting the fused graph to ONNX (fp32)")
             path = self.workdir / f"{self._stem()}.onnx"
             self._onnx["fp32"] = onnx_from_graph(self.graph, path, self.export_config())
+            self._metadata = None  # the file's metadata (opset, created, …) from now on, not the graph's
         elif precision == "fp16":
             from depthmask.export.precision import fp16_from_onnx
 
