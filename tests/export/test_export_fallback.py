@@ -194,6 +194,9 @@ def test_fp16_falls_back_through_the_block_list(exported: dict, tmp_path: Path) 
         "fp16", fp32, tmp_path / "m-fp16.onnx", calibration=None, check=check, gate=FidelityGate(), threads=1
     )
     assert report.before["passed"] and report.kept_fp32 == [] and len(report.trials) == 1
+    # Its candidates' FLOPs are found by the names fp16 blocks by: every convolution but the island's.
+    total = read_metadata(fp32)["gflop_per_frame"]
+    assert 0 < report.gflop["candidates"] <= total + 1e-3 and report.gflop["kept_fp32"] == 0
     assert read_metadata(path)["precision"] == "fp16"
 
 

@@ -188,10 +188,8 @@ def with_fallback(
     `check` frames (see the module's doc); the report judges the result by `gate` itself. When even
     every block in fp32 fails, the fully reduced artefact is written and the report says it did not
     pass."""
-    import onnx
-
     from depthmask.export.cost import flops_by_node
-    from depthmask.export.precision import Int8Recipe, fp16_candidates, fp16_from_onnx
+    from depthmask.export.precision import Int8Recipe, fp16_candidates, fp16_from_onnx, load_named
 
     if precision not in ("fp16", "int8"):
         raise ConfigError(f"--fallback auto repairs fp16 and int8 exports; --precision is {precision}")
@@ -216,7 +214,7 @@ def with_fallback(
             def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
                 return recipe.quantize(out, method=how or method or DEFAULT_METHOD, keep_fp32=keep)
         else:
-            candidates, graph = fp16_candidates(fp32), onnx.load(str(fp32))
+            candidates, graph = fp16_candidates(fp32), load_named(fp32)  # the names fp16 blocks by
 
             def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
                 return fp16_from_onnx(fp32, out, keep_fp32=keep)
@@ -243,7 +241,7 @@ def with_fallback(
         blocks = blocks_of(candidates)
         node_cost = flops_by_node(graph)
         gflop = [sum(node_cost.get(n, 0.0) for n in b) / 1e9 for b in blocks]
-        del graph  # the fp32 weights are not needed again
+        del graph  # fp16: the copy loaded for its shapes is not needed again
         sensitivity: list[float] = []
         kept: list[str] = []
         after = start

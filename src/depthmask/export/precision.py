@@ -108,7 +108,8 @@ def _require_names(model: Any) -> None:
             used.add(name)
 
 
-def _load(path: str | Path) -> Any:
+def load_named(path: str | Path) -> Any:
+    """The ONNX model at `path` with every node named (the names block lists and fallbacks go by)."""
     import onnx
 
     model = onnx.load(str(path))
@@ -134,7 +135,7 @@ def fp16_from_onnx(src: str | Path, dst: str | Path, keep_fp32: Iterable[str] = 
     `keep_fp32` nodes) and fp32 I/O."""
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
-    model = _load(src)
+    model = load_named(src)
     meta = onnx_metadata(model)
     if meta.get("precision") != "fp32":
         raise ConfigError(f"{src} has precision {meta.get('precision')!r}; convert the fp32 export instead")
@@ -156,7 +157,7 @@ def fp16_candidates(src: str | Path) -> list[str]:
     outside the fp32 island that is not an op kept in fp32 anyway."""
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST
 
-    model = _load(src)
+    model = load_named(src)
     island = fp32_island(model)
     blocked = {*DEFAULT_OP_BLOCK_LIST, *FP32_OPS}
     return [n.name for n in model.graph.node if n.name not in island and n.op_type not in blocked]
@@ -244,7 +245,7 @@ class Int8Recipe:
         self.frames = list(calibration)  # every method calibrates on the same frames
         if not self.frames:
             raise ConfigError(f"calibration source {calibration_source!r} gave no frames")
-        model = _load(src)
+        model = load_named(src)
         self.meta = onnx_metadata(model)
         if self.meta.get("precision") != "fp32":
             raise ConfigError(
@@ -265,7 +266,7 @@ class Int8Recipe:
             save_as_external_data=self.big,
             all_tensors_to_one_file=True,
         )
-        self.prepared = _load(self.prepared_path)
+        self.prepared = load_named(self.prepared_path)
         save_onnx(self.prepared, self.prepared_path)
         self.always_float = fp32_island(self.prepared) | edge_convs(self.prepared)
 
