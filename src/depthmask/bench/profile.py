@@ -3,11 +3,11 @@
 ONNX Runtime: its own profiler (one JSON event per node run); convolutions' and matrix products' FLOPs
 are computed from the shapes the kernels saw, so each op type gets an achieved GFLOP/s. Those shapes are
 the kernels' own: NCHWc convolutions pad channels to the vector block (8 or 16), so a thin layer does
-more work than the graph asks — the profile also gives the graph's FLOPs (`graph_gflop_per_run`, from
-ONNX shape inference) to compare. OpenVINO: the
-CPU plugin's performance counters, grouped by layer type and the kernel it chose (the kernel's name says
-whether AMX, AVX-512 VNNI or plain AVX-512 ran). Both are separate sessions over the same file with the
-same options as the timed rows, so profiling overhead never touches a timed figure.
+more work than the graph asks; the profile gives the graph's FLOPs too (`graph_gflop_per_run`, from ONNX
+shape inference). OpenVINO: the CPU plugin's performance counters, grouped by layer type and the kernel
+it chose (the kernel's name says whether AMX, AVX-512 VNNI or plain AVX-512 ran). Both are separate
+sessions over the same file with the same options as the timed rows, so profiling overhead never
+touches a timed figure.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def ort_profile(model: Path, frames: np.ndarray, threads: int | None) -> dict[st
         node["flops"] += flops
         node["calls"] += 1
     table = _table(by_op, by_node, RUNS, frames.shape[0])
-    graph = flops_by_node(onnx.load(str(model)), batch=frames.shape[0])
+    graph = flops_by_node(onnx.load(str(model), load_external_data=False), batch=frames.shape[0])
     return {**table, "graph_gflop_per_run": round(sum(graph.values()) / 1e9, 3)}
 
 
