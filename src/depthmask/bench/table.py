@@ -222,10 +222,8 @@ def profile_line(prof: dict[str, Any], peaks: dict[str, Any]) -> str:
                 part += f" ({100 * op['gflop_per_s'] / peak:.0f} % of peak)"
         parts.append(part)
     line = f"{head} ({prof.get('ms_per_run', 0):,.0f} ms per run): " + "; ".join(parts)
-    kernels, graph = (
-        sum(op.get("gflop_per_run") or 0 for op in prof.get("ops", [])),
-        prof.get("graph_gflop_per_run"),
-    )
+    kernels = sum(op.get("gflop_per_run") or 0 for op in prof.get("ops", []))
+    graph = prof.get("graph_gflop_per_run")
     if graph and kernels > 1.005 * graph:  # the kernels padded channels: say how much was not the graph's
         line += f"; kernels ran {kernels:,.1f} GFLOP for the graph's {graph:,.1f} (channel padding)"
     return line

@@ -214,7 +214,8 @@ def with_fallback(
             def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
                 return recipe.quantize(out, method=how or method or DEFAULT_METHOD, keep_fp32=keep)
         else:
-            candidates, graph = fp16_candidates(fp32), load_named(fp32)  # the names fp16 blocks by
+            graph = load_named(fp32)  # the names fp16 blocks by
+            candidates = fp16_candidates(graph)
 
             def build(keep: Sequence[str], out: Path, how: str | None = None) -> Path:
                 return fp16_from_onnx(fp32, out, keep_fp32=keep)
@@ -241,9 +242,10 @@ def with_fallback(
         blocks = blocks_of(candidates)
         node_cost = flops_by_node(graph)
         gflop = [sum(node_cost.get(n, 0.0) for n in b) / 1e9 for b in blocks]
-        del graph  # fp16: the copy loaded for its shapes is not needed again
+        del graph  # fp16: the copy loaded for its names and shapes is not needed again
         sensitivity: list[float] = []
         kept: list[str] = []
+        kept_blocks: list[int] = []
         after = start
         if not start.passed and blocks:
             for k in range(len(blocks)):
@@ -261,7 +263,8 @@ def with_fallback(
 
             n = fewest_passing(order, passes)
             if n is not None:
-                kept, after = [node for k in sorted(order[:n]) for node in blocks[k]], results[n]
+                kept_blocks, after = sorted(order[:n]), results[n]
+                kept = [node for k in kept_blocks for node in blocks[k]]
         report = FallbackReport(
             precision=precision,
             gate={"max_abs_rel": gate.max_abs_rel, "min_iou": gate.min_iou, "headroom": headroom},
@@ -276,16 +279,14 @@ def with_fallback(
                     "last": b[-1],
                     "gflop": round(gflop[k], 3),
                     "sensitivity": round(sensitivity[k], 4) if sensitivity else None,
-                    "kept": bool(set(b) & set(kept)),
+                    "kept": k in kept_blocks,
                 }
                 for k, b in enumerate(blocks)
             ],
             trials=trials,
             gflop={
                 "candidates": round(sum(gflop), 3),
-                "kept_fp32": round(
-                    sum(g for b, g in zip(blocks, gflop, strict=True) if set(b) & set(kept)), 3
-                ),
+                "kept_fp32": round(sum(gflop[k] for k in kept_blocks), 3),
             },
             passed=gate.admits(after.abs_rel, after.mask_iou),
         )

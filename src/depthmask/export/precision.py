@@ -152,12 +152,11 @@ def fp16_from_onnx(src: str | Path, dst: str | Path, keep_fp32: Iterable[str] = 
     return _finish(half, meta, "fp16", Path(dst), src, fp32_nodes=len(island))
 
 
-def fp16_candidates(src: str | Path) -> list[str]:
-    """The nodes fp16 converts, in the graph's order (what a fallback chooses among): every node
-    outside the fp32 island that is not an op kept in fp32 anyway."""
+def fp16_candidates(model: Any) -> list[str]:
+    """The nodes fp16 converts in `model` (as `load_named` reads it), in the graph's order (what a
+    fallback chooses among): every node outside the fp32 island that is not an op kept in fp32 anyway."""
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST
 
-    model = load_named(src)
     island = fp32_island(model)
     blocked = {*DEFAULT_OP_BLOCK_LIST, *FP32_OPS}
     return [n.name for n in model.graph.node if n.name not in island and n.op_type not in blocked]
