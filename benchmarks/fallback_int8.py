@@ -93,6 +93,15 @@ def _table(report: dict) -> list[str]:
     kept, gflop = report["kept_fp32"], report.get("gflop") or {}
     lines += [
         "",
+        "abs_rel and IoU are the worse of the sets the search measured on ("
+        + ", ".join(f"{n} {name}" for name, n in report["frames"].items())
+        + "); each set's: "
+        + "; ".join(
+            f"{label} {name} {v['abs_rel']:.3%} / {v['mask_iou']:.4f}"
+            for label, r in (("before", report["before"]), ("after", report["after"]))
+            for name, v in r["sets"].items()
+        ),
+        "",
         f"Kept in fp32 ({len(kept)} nodes, {gflop.get('kept_fp32', 0):.1f} of "
         f"{gflop.get('candidates', 0):.1f} quantizable GFLOP per frame): {', '.join(kept) or 'none'}",
         "",

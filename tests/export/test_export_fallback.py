@@ -12,7 +12,9 @@ import numpy as np
 import onnx
 import pytest
 from export_nets import SIZE
+from rich.console import Console
 
+from depthmask.cli.export import fallback_table
 from depthmask.contract.fidelity import FidelityGate
 from depthmask.contract.metadata import read_metadata
 from depthmask.errors import ConfigError
@@ -21,10 +23,12 @@ from depthmask.export.cost import flops_by_node
 from depthmask.export.fallback import HEADROOM, blocks_of, fewest_passing, keep_order, with_fallback
 from depthmask.export.frames import collect, frames_from_source, split_frames
 from depthmask.export.pipeline import held_out_frames
+from depthmask.runtime.auto import PROBE_FRAMES, probe_frames
 from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
-# The tiny settled nets: fully int8 they miss this gate (abs_rel ≈ 4 %), some blocks kept in fp32 pass it.
-GATE = FidelityGate(max_abs_rel=0.03, min_iou=0.97)
+# The tiny settled nets: fully int8 they miss this gate (abs_rel ≈ 8 % on held-out frames, 17 % on the
+# auto probe's), some blocks kept in fp32 pass it.
+GATE = FidelityGate(max_abs_rel=0.10, min_iou=0.95)
 
 
 def test_blocks_are_contiguous_and_cover_every_node() -> None:
@@ -162,10 +166,17 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
     assert sum(b["nodes"] for b in kept_blocks) == len(report.kept_fp32)
     assert 0 < report.gflop["kept_fp32"] < report.gflop["candidates"]
 
-    # Independently: the artefact written, run again, is within the gate against fp32 …
-    ref, got = outputs(fp32, check), outputs(path, check)
-    fidelity = GATE.measure(ref, got)
-    assert fidelity.passed and fidelity.abs_rel == pytest.approx(report.after["abs_rel"], abs=1e-5)
+    # Independently: the artefact written, run again, is within the gate against fp32 on the held-out
+    # frames and on those `--backend auto` probes on, as reported, the worse of the two reported as its own …
+    assert report.frames == {"held_out": 8, "auto_probe": PROBE_FRAMES}
+    measured = {}
+    for name, frames in (("held_out", check), ("auto_probe", probe_frames(*SIZE))):
+        measured[name] = GATE.measure(outputs(fp32, frames), outputs(path, frames))
+        assert measured[name].passed
+        assert measured[name].abs_rel == pytest.approx(report.after["sets"][name]["abs_rel"], abs=1e-5)
+        assert measured[name].mask_iou == pytest.approx(report.after["sets"][name]["mask_iou"], abs=1e-4)
+    assert report.after["abs_rel"] == pytest.approx(max(f.abs_rel for f in measured.values()), abs=1e-5)
+    assert report.after["mask_iou"] == pytest.approx(min(f.mask_iou for f in measured.values()), abs=1e-4)
     # … the kept convolutions read float weights (no DequantizeLinear before them), the others int8 ones.
     model = onnx.load(str(path))
     producer = {o: n for n in model.graph.node for o in n.output}
@@ -184,6 +195,15 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
     assert meta["precision"] == "int8" and meta["fallback"]["kept_fp32"] == report.kept_fp32
     assert meta["calibration"]["method"] == report.method
     assert report.before["fps"] > 0 and report.after["fps"] > 0 and report.fp32_fps > 0
+    # The terminal's table says what the figures are the worse of, and what was kept.
+    console = Console(record=True, width=200)
+    console.print(fallback_table(report.to_dict()))
+    shown = console.export_text()
+    assert "the worse of 8 held out frames and 8 auto probe frames" in shown
+    assert (
+        f"{report.after['abs_rel']:.3%}" in shown
+        and f"kept in fp32 ({report.gflop['kept_fp32']:.1f}" in shown
+    )
 
 
 def test_fp16_falls_back_through_the_block_list(exported: dict, tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ log = logging.getLogger("depthmask.bench")
 DEFAULT_DEPTH_NET = "hu2019_resnet50"
 DEFAULT_MASK_NET = "mask_drn_d_22"
 REFERENCE_BATCH = 4  # the reference runs the fidelity frames in batches of this many
-FALLBACK_FIELDS = ("gate", "method", "before", "after", "fp32_fps", "passed", "seconds")  # of its report
+# What the result file keeps of int8's fallback report.
+FALLBACK_FIELDS = ("gate", "method", "before", "after", "frames", "fp32_fps", "passed", "seconds")
 
 
 class Subject:

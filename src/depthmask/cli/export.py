@@ -354,6 +354,11 @@ def fallback_table(report: dict) -> Table:
             label, f"{row['abs_rel']:.3%}", f"{row['mask_iou']:.4f}", "pass" if row["passed"] else "FAIL",
             f"{fps:.2f}" + (f" ({fps / fp32:.2f}× fp32)" if fp32 and fps else "") if fps else "–",
         )  # fmt: skip
+    frames = report.get("frames") or {}
+    notes = [
+        "abs_rel and IoU: the worse of "
+        + " and ".join(f"{count} {name.replace('_', ' ')} frames" for name, count in frames.items())
+    ] if frames else []  # fmt: skip
     kept = report["kept_fp32"]
     if kept:
         shown = ", ".join(kept[:8]) + (f", … ({len(kept) - 8} more)" if len(kept) > 8 else "")
@@ -363,5 +368,6 @@ def fallback_table(report: dict) -> Table:
             if gflop.get("candidates")
             else ""
         )
-        table.caption = f"kept in fp32{share}: {shown}"
+        notes.append(f"kept in fp32{share}: {shown}")
+    table.caption = "\n".join(notes) or None
     return table

@@ -205,8 +205,10 @@ def _read(store: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _frames(height: int, width: int, count: int) -> np.ndarray:
-    """`count` rendered frames fitted to the model's input as the pipeline fits them."""
+def probe_frames(height: int, width: int, count: int = PROBE_FRAMES) -> np.ndarray:
+    """The frames the probe measures on: `count` rendered frames (the synthetic drive's own size, like
+    footage) fitted to the model's input as the pipeline fits them. `export --fallback auto` measures on
+    them too, so an artefact it writes is built to pass this probe."""
     source = open_source(f"synthetic:frames={count},seed=3")
     with source:
         return np.stack([fit_frame(as_bgr(f.image), height, width) for f in source])
@@ -242,7 +244,7 @@ def _probe(
             backend.load()
             try:
                 if frames is None:  # the reference, loaded first, says the input size
-                    frames = _frames(backend.info.height, backend.info.width, PROBE_FRAMES)
+                    frames = probe_frames(backend.info.height, backend.info.width)
                 out, probe.frames_per_s = _measure(backend, frames, batch, seconds)
             finally:
                 backend.close()
