@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from depthmask.bench.config import BenchConfig
 from depthmask.bench.subject import Subject
 from depthmask.contract.fidelity import FidelityGate
-from depthmask.environment import fingerprint
+from depthmask.environment import cpu_slug, fingerprint
 from depthmask.settings import parse_size
 
 RESULTS = Path(__file__).parent / "results"
@@ -62,7 +61,7 @@ def main() -> None:
         "environment": env,
     }
     RESULTS.mkdir(exist_ok=True)
-    cpu = re.sub(r"[^a-z0-9]+", "_", str(env.get("cpu", "cpu")).lower()).strip("_")[:40]
+    cpu = cpu_slug(env)
     (RESULTS / f"fallback_int8_{cpu}.json").write_text(json.dumps(doc, indent=2))
     lines = [f"`{command}` on {env.get('cpu')} ({env.get('cores')} cores), ONNX Runtime, batch 1.", ""]
     for report in reports:

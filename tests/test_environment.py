@@ -40,6 +40,39 @@ def test_an_isa_cap_is_recorded_and_reported(fresh: None, monkeypatch: pytest.Mo
     assert env["isa_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
     result = BenchResult(config={}, subject={}, rows=(), peaks={}, environment=env)
     assert (
-        "ISA capped by ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2 (not ONNX Runtime's MLAS)"
-        in markdown(result)
+        "ISA capped: ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN: PyTorch's and OpenVINO's convolutions), "
+        "ATEN_CPU_CAPABILITY=avx2 (PyTorch's own kernels); ONNX Runtime's MLAS has no cap" in markdown(result)
     )
+
+
+@pytest.mark.parametrize(
+    ("vendor", "family", "model", "name"),
+    [
+        ("AuthenticAMD", 25, 0x11, "Zen 4"),  # EPYC 9004 (Genoa)
+        ("AuthenticAMD", 25, 0x01, "Zen 3"),  # EPYC 7003 (Milan)
+        ("AuthenticAMD", 26, 0x02, "Zen 5"),  # EPYC 9005 (Turin)
+        ("AuthenticAMD", 23, 0x31, "Zen 2"),  # EPYC 7002 (Rome)
+        ("GenuineIntel", 6, 143, "Sapphire Rapids"),
+        ("GenuineIntel", 6, 207, "Emerald Rapids"),
+        ("GenuineIntel", 6, 142, None),  # a client part the table does not name
+        ("HygonGenuine", 24, 0, None),
+        ("AuthenticAMD", None, None, None),
+    ],
+)
+def test_the_microarchitecture_is_named_by_family_and_model(
+    vendor: str, family: int | None, model: int | None, name: str | None
+) -> None:
+    assert environment.microarchitecture(vendor, family, model) == name
+
+
+def test_the_cpu_identity_is_the_first_cpus(fresh: None) -> None:
+    """Read from /proc/cpuinfo as the kernel reports it: vendor, family, model and stepping of CPU 0."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo on this platform")
+    first = cpuinfo.read_text().split("\n\n")[0]
+    fields = dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines()))
+    ident = environment.fingerprint()["cpu_id"]
+    assert ident["vendor"] == fields.get("vendor_id", "")
+    for key, field in (("family", "cpu family"), ("model", "model"), ("stepping", "stepping")):
+        assert ident[key] == (int(fields[field]) if fields.get(field, "").isdigit() else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
 import shutil
 import subprocess
 from importlib import metadata
@@ -40,25 +41,67 @@ def native_precision(precision: str, flags: set[str] | None = None) -> bool:
     return bool(have & set(wanted))
 
 
-# Variables that make a library dispatch below what the CPU has (oneDNN — PyTorch's and OpenVINO's
-# convolutions —, PyTorch's own kernels, MKL, OpenBLAS, OpenVINO's own kernels): a figure measured with
-# one set is that lower ISA's, and the fingerprint says so. ONNX Runtime's MLAS has no such switch.
-ISA_CAPS = (
-    "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS",
-    "OPENBLAS_CORETYPE", "OV_CPU_MAX_ISA",
-)  # fmt: skip
+# Variables that make a library dispatch below what the CPU has, and what each holds back: a figure
+# measured with one set is that lower ISA's, and the fingerprint says so. ONNX Runtime's MLAS has no
+# such switch.
+ISA_CAPS = {
+    "ONEDNN_MAX_CPU_ISA": "oneDNN: PyTorch's and OpenVINO's convolutions",
+    "DNNL_MAX_CPU_ISA": "oneDNN: PyTorch's and OpenVINO's convolutions",
+    "ATEN_CPU_CAPABILITY": "PyTorch's own kernels",
+    "MKL_ENABLE_INSTRUCTIONS": "MKL",
+    "OPENBLAS_CORETYPE": "OpenBLAS: NumPy's matrix products, no measured path",
+    "OV_CPU_MAX_ISA": "OpenVINO's own kernels",
+}
+
+# (vendor, family) → microarchitecture by model range, from the vendors' published family/model
+# numbers; /proc/cpuinfo names a VM's CPU only "AMD EPYC", which hides a Zen 4 from a Zen 5.
+_MICROARCHITECTURES: dict[tuple[str, int], tuple[tuple[range, str], ...]] = {
+    ("AuthenticAMD", 23): ((range(0x00, 0x30), "Zen / Zen+"), (range(0x30, 0x100), "Zen 2")),
+    ("AuthenticAMD", 25): (
+        (range(0x00, 0x10), "Zen 3"), (range(0x10, 0x20), "Zen 4"), (range(0x20, 0x60), "Zen 3"),
+        (range(0x60, 0x80), "Zen 4"), (range(0xA0, 0xB0), "Zen 4"),
+    ),
+    ("AuthenticAMD", 26): ((range(0x00, 0x100), "Zen 5"),),
+    ("GenuineIntel", 6): (
+        (range(85, 86), "Skylake-SP / Cascade Lake"), (range(106, 107), "Ice Lake-SP"),
+        (range(143, 144), "Sapphire Rapids"), (range(173, 174), "Granite Rapids"),
+        (range(175, 176), "Sierra Forest"), (range(207, 208), "Emerald Rapids"),
+    ),
+}  # fmt: skip
+
+
+def microarchitecture(vendor: str, family: int | None, model: int | None) -> str | None:
+    """The CPU's microarchitecture by its vendor, family and model numbers; None when not in the table."""
+    if family is None or model is None:
+        return None
+    ranges = _MICROARCHITECTURES.get((vendor, family), ())
+    return next((name for span, name in ranges if model in span), None)
+
+
+def slug(name: str) -> str:
+    """'NVIDIA H200' → 'nvidia_h200', 'AMD EPYC, Zen 5' → 'amd_epyc_zen_5': a result file's name."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def cpu_slug(env: dict[str, Any] | None = None) -> str:
+    """This CPU (or `env`'s) as a result file's name: its model name and microarchitecture."""
+    env = env or fingerprint()
+    return slug(" ".join(str(part) for part in (env.get("cpu") or "cpu", env.get("microarchitecture") or "")))
 
 
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> dict[str, Any]:
-    """CPU model, flags and cores, GPU and driver when present, Python and library versions, and any
-    ISA cap set in the environment (`ISA_CAPS`)."""
-    cpu_model, flags = _cpuinfo()
+    """CPU model, identity (vendor, family, model, stepping, microarchitecture), flags and cores, GPU and
+    driver when present, Python and library versions, and any ISA cap set in the environment
+    (`ISA_CAPS`)."""
+    cpu_model, flags, ident = _cpuinfo()
     return {
         "depthmask": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu_model,
+        "cpu_id": ident,
+        "microarchitecture": microarchitecture(ident["vendor"], ident["family"], ident["model"]),
         "cpu_flags": [f for f in _CPU_FLAGS if f in flags],
         "cores": os.cpu_count(),
         "cpu_mhz": _cpu_mhz(),
@@ -76,18 +119,28 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
+def _cpuinfo() -> tuple[str, set[str], dict[str, Any]]:
+    """(model name, flags, {vendor, family, model, stepping}) of the first CPU /proc/cpuinfo lists."""
     model, flags = platform.processor() or "unknown", set()
+    ident: dict[str, Any] = {"vendor": "", "family": None, "model": None, "stepping": None}
+    keys = {"vendor_id": "vendor", "cpu family": "family", "model": "model", "stepping": "stepping"}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name") and model in ("unknown", "", "x86_64"):
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
+                key, _, value = (part.strip() for part in line.partition(":"))
+                if key == "model name" and model in ("unknown", "", "x86_64"):
+                    model = value
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+                elif key in keys and ident[keys[key]] in ("", None):
+                    ident[keys[key]] = (
+                        value if key == "vendor_id" else int(value) if value.isdigit() else None
+                    )
+                elif not key and flags:  # the first CPU's block has ended
+                    break
     except OSError:
         pass
-    return model, flags
+    return model, flags, ident
 
 
 def _cpu_mhz() -> float | None:

@@ -253,11 +253,13 @@ class Subject:
 
     def int8_fallback(self, gate: Any = None) -> tuple[Path, dict[str, Any]]:
         """int8 with `--fallback auto` against `gate` (default: the fast-path gate), once per gate:
-        calibrated on the calibration frames, its trials measured on the next `CHECK_FRAMES` frames of
-        that source (never the fidelity ones). Returns the artefact and the search's report."""
+        calibrated on the calibration frames, its trials measured on `CHECK_FRAMES` others of that
+        source and on the auto probe's frames (never the fidelity ones). Returns the artefact and the
+        search's report."""
         from depthmask.contract.fidelity import FidelityGate
         from depthmask.export.fallback import CHECK_FRAMES, with_fallback
         from depthmask.export.frames import split_frames
+        from depthmask.runtime.auto import PROBE_FRAMES
 
         gate = gate or FidelityGate()
         if gate in self._fallbacks:
@@ -266,7 +268,7 @@ class Subject:
         count = self.cfg.calibration_frames
         self.on_step(
             f"int8 with --fallback auto ({gate.describe()}; calibrated on {count} frames, measured on "
-            f"{CHECK_FRAMES})"
+            f"{CHECK_FRAMES} others and {PROBE_FRAMES} of --backend auto's probe)"
         )
         h, w = self.size
         calibration, check = split_frames(self.cfg.calibration, h, w, count, CHECK_FRAMES)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from depthmask.bench.rows import BenchResult, Row
+from depthmask.environment import ISA_CAPS
 
 PROFILE_OPS = 5  # op types listed per profile in the markdown (the JSON keeps them all)
 COLUMNS = (
@@ -193,16 +194,17 @@ def markdown(result: BenchResult, title: str | None = None) -> str:
             "- sensitivity floor (fp32 reference vs itself with ±1 grey level of input noise): "
             f"depth abs_rel {_sig(sens.get('depth_abs_rel'))}, mask IoU {_sig(sens.get('mask_iou'))}"
         )
+    uarch = f", {env['microarchitecture']}" if env.get("microarchitecture") else ""
     environment = (
-        f"Environment: {env.get('cpu')} ({', '.join(env.get('cpu_flags', []))}), {env.get('cores')} cores, "
+        f"Environment: {env.get('cpu')}{uarch} ({', '.join(env.get('cpu_flags', []))}), "
+        f"{env.get('cores')} cores, "
         f"GPU: {', '.join(g['name'] for g in env.get('gpu', [])) or 'none'}; "
         + ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items())
     )
     caps = env.get("isa_caps")
     if caps:  # measured below what the CPU has: say which libraries were held back
-        environment += (
-            f"; ISA capped by {', '.join(f'{k}={v}' for k, v in caps.items())} (not ONNX Runtime's MLAS)"
-        )
+        held = ", ".join(f"{k}={v} ({ISA_CAPS.get(k, 'unknown')})" for k, v in caps.items())
+        environment += f"; ISA capped: {held}; ONNX Runtime's MLAS has no cap"
     out += ["", environment, ""]
     return "\n".join(out)
 
