@@ -61,12 +61,13 @@ def main() -> None:
         "environment": env,
     }
     RESULTS.mkdir(exist_ok=True)
-    cpu = cpu_slug(env)
-    (RESULTS / f"fallback_int8_{cpu}.json").write_text(json.dumps(doc, indent=2))
-    lines = [f"`{command}` on {env.get('cpu')} ({env.get('cores')} cores), ONNX Runtime, batch 1.", ""]
+    name = cpu_slug(env)
+    (RESULTS / f"fallback_int8_{name}.json").write_text(json.dumps(doc, indent=2))
+    cpu = ", ".join(str(v) for v in (env.get("cpu"), env.get("microarchitecture")) if v)
+    lines = [f"`{command}` on {cpu} ({env.get('cores')} cores), ONNX Runtime, batch 1.", ""]
     for report in reports:
         lines += _table(report)
-    (RESULTS / f"fallback_int8_{cpu}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"fallback_int8_{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -47,8 +47,9 @@ SPEED_SECONDS = 3.0  # each artefact's frames/s is measured for at least this lo
 SPEED_ITERATIONS = 5  # and at least this many frames
 CHECK_FRAMES = 16  # held-out frames the trials are measured on (at least): 8 were too few to hold elsewhere
 HELD_OUT, PROBE = "held_out", "auto_probe"  # the two sets of frames a trial is measured on
-# The search aims this far inside the gate: a gate met with no margin on a few frames is missed on
-# others (measured: 0.88 % on the search's 8 frames, 1.29 % on --backend auto's probe frames).
+# The search aims this far inside the gate on both sets: a gate met with no margin on a few frames is
+# missed on others (measured when it searched on its own source alone: 0.88 % on its 8 frames, 1.29 % on
+# the probe's), and the bench's fidelity frames are a third set neither saw.
 HEADROOM = 0.7
 # A block without convolutions still costs something in fp32 (casts, memory traffic): this share of the
 # mean block's GFLOP.
