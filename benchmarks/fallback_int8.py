@@ -22,7 +22,7 @@ from pathlib import Path
 from depthmask.bench.config import BenchConfig
 from depthmask.bench.subject import Subject
 from depthmask.contract.fidelity import FidelityGate
-from depthmask.environment import cpu_slug, fingerprint
+from depthmask.environment import cpu_label, cpu_slug, fingerprint
 from depthmask.settings import parse_size
 
 RESULTS = Path(__file__).parent / "results"
@@ -63,8 +63,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     name = cpu_slug(env)
     (RESULTS / f"fallback_int8_{name}.json").write_text(json.dumps(doc, indent=2))
-    cpu = ", ".join(str(v) for v in (env.get("cpu"), env.get("microarchitecture")) if v)
-    lines = [f"`{command}` on {cpu} ({env.get('cores')} cores), ONNX Runtime, batch 1.", ""]
+    lines = [f"`{command}` on {cpu_label(env)} ({env.get('cores')} cores), ONNX Runtime, batch 1.", ""]
     for report in reports:
         lines += _table(report)
     (RESULTS / f"fallback_int8_{name}.md").write_text("\n".join(lines) + "\n")

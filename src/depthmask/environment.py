@@ -83,10 +83,15 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def cpu_slug(env: dict[str, Any] | None = None) -> str:
-    """This CPU (or `env`'s) as a result file's name: its model name and microarchitecture."""
+def cpu_label(env: dict[str, Any] | None = None) -> str:
+    """This CPU (or `env`'s) as results name it: its model name and microarchitecture, 'AMD EPYC, Zen 5'."""
     env = env or fingerprint()
-    return slug(" ".join(str(part) for part in (env.get("cpu") or "cpu", env.get("microarchitecture") or "")))
+    return ", ".join(str(v) for v in (env.get("cpu") or "cpu", env.get("microarchitecture")) if v)
+
+
+def cpu_slug(env: dict[str, Any] | None = None) -> str:
+    """`cpu_label` as a result file's name: 'amd_epyc_zen_5'."""
+    return slug(cpu_label(env))
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from depthmask.bench.rows import BenchResult, Row
-from depthmask.environment import ISA_CAPS
+from depthmask.environment import ISA_CAPS, cpu_label
 
 PROFILE_OPS = 5  # op types listed per profile in the markdown (the JSON keeps them all)
 COLUMNS = (
@@ -194,9 +194,8 @@ def markdown(result: BenchResult, title: str | None = None) -> str:
             "- sensitivity floor (fp32 reference vs itself with ±1 grey level of input noise): "
             f"depth abs_rel {_sig(sens.get('depth_abs_rel'))}, mask IoU {_sig(sens.get('mask_iou'))}"
         )
-    uarch = f", {env['microarchitecture']}" if env.get("microarchitecture") else ""
     environment = (
-        f"Environment: {env.get('cpu')}{uarch} ({', '.join(env.get('cpu_flags', []))}), "
+        f"Environment: {cpu_label(env)} ({', '.join(env.get('cpu_flags', []))}), "
         f"{env.get('cores')} cores, "
         f"GPU: {', '.join(g['name'] for g in env.get('gpu', [])) or 'none'}; "
         + ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items())
