@@ -51,9 +51,9 @@ def test_graph_on_the_fly_rows_fidelity_and_unavailable_rows() -> None:
         assert r.frames_per_s > 0 and r.gflop_per_frame > 0
         # from unrounded figures: the rounded row fields agree to their printed precision
         assert r.gflop_per_s == pytest.approx(r.gflop_per_frame * r.frames_per_s, rel=1e-3, abs=0.02)
-    # The authors' way and the fused graph compute the same N and G on the same frames (for the tiny
-    # nets in the same order of operations, so with the same count of FLOPs).
-    assert authors.gflop_per_frame == pytest.approx(torch32.gflop_per_frame, rel=1e-3)
+    # The authors' way and the fused graph compute the same N and G on the same frames, the fused one
+    # in the up-projections' cheapest orders (`UpProjection.order_for`), so with fewer FLOPs.
+    assert authors.gflop_per_frame > torch32.gflop_per_frame
     assert authors.fidelity["passed"] and authors.fidelity["mask_iou"] > 0.999
     assert torch32.fidelity["passed"]
     bf16 = _by(result.rows, "torch bf16")

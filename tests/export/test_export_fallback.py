@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -177,14 +178,24 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
         assert measured[name].mask_iou == pytest.approx(report.after["sets"][name]["mask_iou"], abs=1e-4)
     assert report.after["abs_rel"] == pytest.approx(max(f.abs_rel for f in measured.values()), abs=1e-5)
     assert report.after["mask_iou"] == pytest.approx(min(f.mask_iou for f in measured.values()), abs=1e-4)
-    # … the kept convolutions read float weights (no DequantizeLinear before them), the others int8 ones.
+    # … the kept convolutions and products read float weights (no DequantizeLinear of an int8
+    # initializer before them), the others int8 ones.
     model = onnx.load(str(path))
     producer = {o: n for n in model.graph.node for o in n.output}
-    convs = {n.name: n for n in model.graph.node if n.op_type == "Conv"}
-    for name in report.kept_fp32:
-        weight = producer.get(convs[name].input[1])
-        assert weight is None or weight.op_type != "DequantizeLinear", name
-    quantized = [n for n in convs.values() if (producer.get(n.input[1]) or n).op_type == "DequantizeLinear"]
+    initializers = {t.name for t in model.graph.initializer}
+    computing = {n.name: n for n in model.graph.node if n.op_type in ("Conv", "MatMul")}
+
+    def int8_weights(node: Any) -> bool:
+        dequantize = [producer[i] for i in node.input if i in producer]
+        return any(d.op_type == "DequantizeLinear" and d.input[0] in initializers for d in dequantize)
+
+    kept = [computing[name] for name in report.kept_fp32]
+    assert not [n.name for n in kept if int8_weights(n)], [
+        (n.name, [(i, producer[i].op_type, producer[i].input[0]) for i in n.input if i in producer])
+        for n in kept
+        if int8_weights(n)
+    ]
+    quantized = [n for n in computing.values() if int8_weights(n)]
     assert quantized and not {n.name for n in quantized} & set(report.kept_fp32)
     # The FLOPs reported kept in fp32 are those of the float convolutions the written graph holds.
     float_flops = flops_by_node(model)

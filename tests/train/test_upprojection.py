@@ -1,4 +1,4 @@
-"""UpProjection: convolving before the resize is the same function as the authors' resize-then-convolve."""
+"""UpProjection: every order of resize and convolution is the authors' resize-then-convolve."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from depthmask.nets.models.upprojection import UpProjection, in_authors_order  # noqa: E402
+from depthmask.nets.models.upprojection import (  # noqa: E402
+    INTERPOLATION_WEIGHT,
+    ORDERS,
+    UpProjection,
+    in_authors_order,
+    order_macs,
+)
 
 
 def _block(in_channels: int, out_channels: int) -> UpProjection:
@@ -18,40 +24,87 @@ def _block(in_channels: int, out_channels: int) -> UpProjection:
     return block
 
 
-@pytest.mark.parametrize("size", [(24, 30), (7, 9), (16, 20)])  # ×3-ish, odd sizes, exactly ×2
-def test_both_orders_give_the_same_outputs(size: tuple[int, int]) -> None:
-    block = _block(96, 1).eval()  # 96 > 50 · 1: convolves first unless told otherwise
-    assert block.convolves_first
-    x = torch.randn(2, 96, 8, 10)
+@pytest.mark.parametrize("order", ORDERS[1:])
+@pytest.mark.parametrize("size", [(24, 30), (7, 9), (16, 20), (8, 23)])  # ×3-ish, odd, exactly ×2, one axis
+def test_every_order_gives_the_authors_outputs(order: str, size: tuple[int, int]) -> None:
+    block = _block(24, 3).eval()
+    x = torch.randn(2, 24, 8, 10)
     with torch.no_grad():
+        block.order = order
         fast = block(x, size)
-        block.conv_first = False
+        block.order = "resize_first"
         authors = block(x, size)
-    assert fast.shape == authors.shape == (2, 1, *size)
+    assert fast.shape == authors.shape == (2, 3, *size)
     assert torch.allclose(fast, authors, rtol=1e-5, atol=1e-5)
 
 
-def test_both_orders_give_the_same_gradients() -> None:
+@pytest.mark.parametrize("order", ORDERS[1:])
+def test_every_order_gives_the_authors_gradients(order: str) -> None:
     block = _block(64, 1).train()
     x = torch.randn(2, 64, 5, 6)
     grads = []
-    for conv_first in (True, False):
+    for each in (order, "resize_first"):
         block.zero_grad()
-        block.conv_first = conv_first
+        block.order = each
         block(x, (12, 15)).square().sum().backward()
         grads.append(torch.cat([p.grad.flatten() for p in block.parameters()]))
-    # Summation order differs between the two orders (and between CPU kinds' kernels): compare
+    # Summation order differs between the orders (and between CPU kinds' kernels): compare
     # against the gradients' own magnitude, not an absolute 1e-4 on values of ~400.
     scale = grads[1].abs().max().item()
     assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-5 * scale)
 
 
-def test_the_choice_is_automatic_and_the_authors_order_can_be_forced() -> None:
-    assert UpProjection(2048, 16).convolves_first  # MFF's widest block
-    assert not UpProjection(512, 16).convolves_first  # narrower than 50 taps × 16 outputs
-    assert not UpProjection(1024, 512).convolves_first  # a decoder block
+@pytest.mark.parametrize(
+    ("channels", "outs", "coarse", "fine"),
+    [
+        (2048, 16, (8, 10), (114, 152)),
+        (1024, 512, (8, 10), (15, 19)),
+        (128, 64, (114, 152), (228, 304)),
+        (12, 6, (9, 11), (18, 11)),
+        (4, 8, (6, 6), (12, 12)),
+        (1, 8, (6, 6), (12, 12)),
+    ],
+)
+def test_the_cost_model_counts_what_each_order_computes(
+    channels: int, outs: int, coarse: tuple[int, int], fine: tuple[int, int]
+) -> None:
+    """order_macs is the 5×5 work torch counts (FLOPs = 2 × multiply-adds); the choice is the cheapest."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    block = UpProjection(channels, outs).eval()
+    x = torch.zeros(1, channels, *coarse)
+    # conv1_2 (3×3 at the fine size) runs in every order: count it once to take it out.
+    rest = 2 * fine[0] * fine[1] * outs * outs * 9
+    counted = {}
+    for order in ORDERS:
+        block.order = order
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            block(x, fine)
+        counted[order] = counter.get_total_flops() - rest
+        assert counted[order] == 2 * sum(order_macs(order, channels, 2 * outs, coarse, fine)), order
+    block.order = None
+    chosen = block.order_for(coarse, fine)
+
+    def cost(order: str) -> float:
+        convolution, interpolation = order_macs(order, channels, 2 * outs, coarse, fine)  # type: ignore[arg-type]
+        return convolution + INTERPOLATION_WEIGHT * interpolation
+
+    assert cost(chosen) == min(cost(order) for order in ORDERS)
+
+
+def test_the_choice_is_by_cost_and_the_authors_order_can_be_forced() -> None:
+    assert UpProjection(2048, 16).order_for((8, 10), (114, 152)) == "convolve_first"  # MFF's widest block
+    assert UpProjection(1024, 512).order_for((8, 10), (15, 19)) == "convolve_first"  # N's first decoder block
+    assert UpProjection(128, 64).order_for((114, 152), (228, 304)) == "width_first"  # G's last block
+    assert UpProjection(256, 128).order_for((57, 76), (114, 152)) == "width_first"  # measured faster there
+    assert (
+        UpProjection(1, 8).order_for((6, 6), (12, 12)) == "resize_first"
+    )  # one channel in: rewrites cost more
+    with pytest.raises(ValueError, match="unknown order"):
+        order_macs("sideways", 4, 8, (6, 6), (12, 12))  # type: ignore[arg-type]
     model = torch.nn.Sequential(UpProjection(2048, 16), UpProjection(1024, 16))
-    assert all(not m.convolves_first for m in in_authors_order(model))
+    assert all(m.order_for((8, 10), (114, 152)) == "resize_first" for m in in_authors_order(model))
 
 
 def test_the_authors_way_counts_its_own_flops() -> None:
@@ -77,7 +130,9 @@ def test_the_authors_way_counts_its_own_flops() -> None:
     net = Wide().eval()
     info = ModelInfo("<test>", 16, 20, "bgr", "audit", ("mask", "depth", "depth_masked"), (), 0.025, None)
     authors = AuthorsWay(net, Mask(), info)
-    assert net.up.convolves_first and not authors.depth_net.up.convolves_first  # the caller's is untouched
+    coarse, fine = (4, 5), (16, 20)
+    assert net.up.order_for(coarse, fine) == "convolve_first"
+    assert authors.depth_net.up.order_for(coarse, fine) == "resize_first"  # the caller's is untouched
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)

@@ -214,6 +214,34 @@ class FrameReader:
         return self.spec.feeds(batch)
 
 
+def unshare_weights(model: Any) -> Any:
+    """Give every quantizable node its own copy of each initializer it shares with another one (in place).
+
+    The quantizer rounds a shared initializer once and feeds the int8 copy to every consumer, so a node
+    kept in float (`nodes_to_exclude`) would still read int8 weights: the exporter deduplicates equal
+    constants, e.g. the interpolation matrices of two up-projections of the same sizes.
+    """
+    import onnx
+
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    seen: set[str] = set()
+    for node in graph.node:
+        if node.op_type not in INT8_OPS:
+            continue
+        for k, name in enumerate(node.input):
+            if name not in initializers:
+                continue
+            if name in seen:
+                copy = onnx.TensorProto()
+                copy.CopyFrom(initializers[name])
+                copy.name = f"{name}__{node.name}"
+                graph.initializer.append(copy)
+                node.input[k] = copy.name
+            seen.add(name)
+    return model
+
+
 class Int8Recipe:
     """An fp32 export prepared once for static quantization, then quantized as often as asked: per
     calibration method (each calibrates once on the frames; its ranges are cached), with any extra
@@ -265,7 +293,7 @@ class Int8Recipe:
             save_as_external_data=self.big,
             all_tensors_to_one_file=True,
         )
-        self.prepared = load_named(self.prepared_path)
+        self.prepared = unshare_weights(load_named(self.prepared_path))
         save_onnx(self.prepared, self.prepared_path)
         self.always_float = fp32_island(self.prepared) | edge_convs(self.prepared)
 

@@ -3,20 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 KERNEL = 5  # conv1 and conv2 are 5×5 (the authors' block)
-# Convolve first when the block's input has more channels than the per-tap products it would upsample
-# instead (both branches × 25 taps × out channels): MFF's wide encoder blocks, never the decoders.
-TAPS = 2 * KERNEL * KERNEL
+TAPS = KERNEL * KERNEL
+
+# Where the block's 5×5 channel mixes run relative to the bilinear resize (all the same function):
+#   resize_first    the authors' order: resize both axes, then the two 5×5 convolutions;
+#   convolve_first  every tap's channel mix on the coarse grid, then both axes resized and the taps
+#                   summed by two matrix products;
+#   width_first     resize the width only, a 1×5 convolution per kernel row there, then the height
+#                   resized and the rows summed by one matrix product;
+#   height_first    the same with the axes swapped.
+Order = Literal["resize_first", "convolve_first", "width_first", "height_first"]
+ORDERS: tuple[Order, ...] = ("resize_first", "convolve_first", "width_first", "height_first")
 
 
 def resize(x: torch.Tensor, size: Sequence[int] | torch.Size) -> torch.Tensor:
     """Bilinear resize with align_corners=True, the semantics the released weights were trained under."""
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
+
+
+# Dense interpolation products run at about half the convolutions' rate per multiply-add in ONNX
+# Runtime's MLAS (2 AMD EPYC cores, hu2019_resnet50 + G's eleven blocks at 228×304: 10.1 ms per G in
+# Conv, 16.1 in MatMul, fitted); with this weight the choice below is the measured fastest order of
+# every block there. (Banded products, Gather + batched MatMul, were slower below ~100 output rows.)
+INTERPOLATION_WEIGHT = 2
+
+
+def order_macs(
+    order: Order, channels: int, outs: int, coarse: tuple[int, int], fine: tuple[int, int]
+) -> tuple[int, int]:
+    """Multiply-adds of conv1 and conv2 (`outs` channels in all) from `coarse` to `fine` in `order`:
+    (in convolutions, in the dense interpolation products). The resizes themselves are cheap."""
+    (h, w), (big_h, big_w) = coarse, fine
+    sum_rows = outs * big_h * (KERNEL * h) * big_w  # [H, 5h] @ [.., 5h, W]
+    if order == "resize_first":
+        return big_h * big_w * channels * outs * TAPS, 0
+    if order == "convolve_first":
+        sum_cols = outs * KERNEL * h * (KERNEL * w) * big_w  # [.., 5 rows of h, 5w] @ [5w, W]
+        return h * w * channels * outs * TAPS, sum_cols + sum_rows
+    if order == "width_first":
+        return h * big_w * channels * outs * TAPS, sum_rows
+    if order == "height_first":
+        return big_h * w * channels * outs * TAPS, outs * big_h * (KERNEL * w) * big_w
+    raise ValueError(f"unknown order {order!r}; choose from {', '.join(ORDERS)}")
 
 
 class UpProjection(nn.Module):
@@ -26,13 +61,13 @@ class UpProjection(nn.Module):
     size is passed per call and should come from tensor shapes so an exported graph keeps its batch
     axis symbolic (frame sizes are fixed per export).
 
-    conv1 and conv2 read the same resized input, and a bilinear resize (per channel, linear) commutes
-    with any per-pixel channel mix. So each 5×5 tap's channel mix can run *before* the resize, on the
-    coarse grid, and the per-tap products are resized and summed at their tap offsets (zero padding as
-    before) by two matrix products: the same function, exactly, up to float rounding.
-    For a wide input upsampled far (MFF's 1024/2048 channels ×8/×16 to 16 channels) that saves ~99 % of
-    the block's multiply-adds and the resize of the wide tensor; `conv_first` chooses (None: automatic,
-    when in_channels > 50 · out_channels; False: the authors' order, as the baseline benchmark runs it).
+    conv1 and conv2 read the same resized input, and a bilinear resize (per channel, linear, separable)
+    commutes with any per-pixel channel mix. So each 5×5 tap's channel mix can run before the resize of
+    one axis or both, and the per-tap products are resized and summed at their tap offsets (zero padding
+    as before) by matrix products: the same function, exactly, up to float rounding (see `ORDERS`).
+    `order` chooses (None: the cheapest for this call's sizes by `order_macs`, e.g. convolve first for
+    MFF's wide blocks upsampled ×8, width first for G's last block; "resize_first" is the authors'
+    order, as the baseline benchmark runs it).
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
@@ -44,48 +79,83 @@ class UpProjection(nn.Module):
         self.bn1_2 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(in_channels, out_channels, kernel_size=KERNEL, padding=2, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.conv_first: bool | None = None
+        self.order: Order | None = None
 
-    @property
-    def convolves_first(self) -> bool:
-        """Whether forward mixes channels before the resize (see the class)."""
-        if self.conv_first is not None:
-            return self.conv_first
-        return self.conv1.in_channels > TAPS * self.conv1.out_channels
+    def order_for(self, coarse: Sequence[int], fine: Sequence[int]) -> Order:
+        """The order forward uses from a `coarse` (h, w) input to a `fine` (H, W) size."""
+        if self.order is not None:
+            return self.order
+        c, o = self.conv1.in_channels, 2 * self.conv1.out_channels
+        sizes = (int(coarse[0]), int(coarse[1])), (int(fine[0]), int(fine[1]))
+
+        def cost(order: Order) -> int:
+            convolution, interpolation = order_macs(order, c, o, *sizes)
+            return convolution + INTERPOLATION_WEIGHT * interpolation
+
+        return min(ORDERS, key=cost)  # ties go to the earlier order: the authors' unless a rewrite is cheaper
 
     def forward(self, x: torch.Tensor, size: Sequence[int] | torch.Size) -> torch.Tensor:
-        if self.convolves_first:
-            both = self._convolve_then_resize(x, size)
-            pre1, pre2 = both.chunk(2, dim=1)
-        else:
+        order = self.order_for(x.shape[-2:], size)
+        if order == "resize_first":
             x = resize(x, size)
             pre1, pre2 = self.conv1(x), self.conv2(x)
+        else:
+            pre1, pre2 = _ORDERED[order](self._weight(), x, (int(size[0]), int(size[1]))).chunk(2, dim=1)
         branch1 = self.bn1_2(self.conv1_2(self.relu(self.bn1(pre1))))
         branch2 = self.bn2(pre2)
         return self.relu(branch1 + branch2)
 
-    def _convolve_then_resize(self, x: torch.Tensor, size: Sequence[int] | torch.Size) -> torch.Tensor:
-        """conv1(resize(x)) and conv2(resize(x)) stacked on channels, computed on x's coarse grid.
+    def _weight(self) -> torch.Tensor:
+        """conv1's and conv2's kernels stacked on output channels: [2o, C, 5, 5]."""
+        return torch.cat([self.conv1.weight, self.conv2.weight])
 
-        The resize and the sum of the 25 per-tap products at their offsets are one linear map per
-        axis, so both run as two matrix products against the shifted interpolation matrices: no
-        upsampled per-tap tensor, no padding, no shifted copies (Resize, Pad and Slice had taken 11 % of
-        ONNX Runtime's time for hu2019_resnet50 + G; now Conv takes 95 %).
-        """
-        w = torch.cat([self.conv1.weight, self.conv2.weight])  # [2o, C, 5, 5]
-        outs, channels = w.shape[:2]
-        per_tap = w.permute(0, 2, 3, 1).reshape(outs * KERNEL * KERNEL, channels, 1, 1)
-        # [B, 2o·25, h, w]; tap (i, j) reads the resized grid at offset (i-2, j-2)
-        products = F.conv2d(x, per_tap)
-        b, _, h, w_in = products.shape
-        height, width = int(size[0]), int(size[1])
-        rows = _shifted_interpolation(h, height, products)  # [H, 5h]
-        cols = _shifted_interpolation(w_in, width, products)  # [W, 5w]
-        # [B, 2o, i, h, j·w] @ [j·w, W]: resize along x and sum the column taps in one product.
-        taps = products.reshape(b, outs, KERNEL, KERNEL, h, w_in).transpose(3, 4)
-        along_x = taps.reshape(b, outs, KERNEL, h, KERNEL * w_in) @ cols.t()
-        # [H, i·h] @ [B, 2o, i·h, W]: resize along y and sum the row taps.
-        return rows @ along_x.reshape(b, outs, KERNEL * h, width)
+
+def _convolve_first(weight: torch.Tensor, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """conv(resize(x)) computed on x's coarse grid: no upsampled per-tap tensor, no padding or shifts.
+
+    The resize and the sum of the 25 per-tap products at their offsets are one linear map per axis, so
+    both run as two matrix products against the shifted interpolation matrices (Resize, Pad and Slice
+    had taken 11 % of ONNX Runtime's time for hu2019_resnet50 + G; as products, Conv takes 95 %).
+    """
+    outs, channels = weight.shape[:2]
+    per_tap = weight.permute(0, 2, 3, 1).reshape(outs * TAPS, channels, 1, 1)
+    products = F.conv2d(x, per_tap)  # [B, 2o·25, h, w]; tap (i, j) reads the resized grid at (i-2, j-2)
+    b, _, h, w = products.shape
+    cols = _shifted_interpolation(w, size[1], products)  # [W, 5w]
+    # [B, 2o, i, h, j·w] @ [j·w, W]: resize along x and sum the column taps in one product.
+    taps = products.reshape(b, outs, KERNEL, KERNEL, h, w).transpose(3, 4)
+    along_x = taps.reshape(b, outs, KERNEL, h, KERNEL * w) @ cols.t()
+    return _sum_rows(along_x.reshape(b, outs, KERNEL * h, size[1]), h, size[0])
+
+
+def _width_first(weight: torch.Tensor, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """conv(resize(x)) with only the width resized first: each kernel row i is a 1×5 convolution there."""
+    outs, channels = weight.shape[:2]
+    h = x.shape[-2]
+    wide = resize(x, (h, size[1]))  # the same rows: align_corners maps row y to row y exactly
+    per_row = weight.transpose(1, 2).reshape(outs * KERNEL, channels, 1, KERNEL)  # [(o, i), C, 1, 5]
+    rows = F.conv2d(wide, per_row, padding=(0, KERNEL // 2))  # [B, 2o·5, h, W]
+    return _sum_rows(rows.reshape(x.shape[0], outs, KERNEL * h, size[1]), h, size[0])
+
+
+def _height_first(weight: torch.Tensor, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """conv(resize(x)) with only the height resized first: each kernel column j is a 5×1 convolution."""
+    outs, channels = weight.shape[:2]
+    b, w = x.shape[0], x.shape[-1]
+    tall = resize(x, (size[0], w))  # the same columns
+    per_col = weight.permute(0, 3, 1, 2).reshape(outs * KERNEL, channels, KERNEL, 1)  # [(o, j), C, 5, 1]
+    cols = F.conv2d(tall, per_col, padding=(KERNEL // 2, 0))  # [B, 2o·5, H, w]
+    # [B, 2o, H, j·w] @ [j·w, W]: resize along x and sum the column taps in one product.
+    taps = cols.reshape(b, outs, KERNEL, size[0], w).transpose(2, 3).reshape(b, outs, size[0], KERNEL * w)
+    return taps @ _shifted_interpolation(w, size[1], cols).t()
+
+
+def _sum_rows(rows: torch.Tensor, h: int, height: int) -> torch.Tensor:
+    """[B, 2o, 5·h, W] (kernel row i's products stacked on height) → [B, 2o, H, W]: resize and sum."""
+    return _shifted_interpolation(h, height, rows) @ rows  # [H, i·h] @ [B, 2o, i·h, W]
+
+
+_ORDERED = {"convolve_first": _convolve_first, "width_first": _width_first, "height_first": _height_first}
 
 
 def _shifted_interpolation(n_in: int, n_out: int, like: torch.Tensor) -> torch.Tensor:
@@ -104,5 +174,5 @@ def in_authors_order(model: nn.Module) -> nn.Module:
     """Make every up-projection in `model` resize first, as the authors' code does (in place)."""
     for m in model.modules():
         if isinstance(m, UpProjection):
-            m.conv_first = False
+            m.order = "resize_first"
     return model
