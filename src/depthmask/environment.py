@@ -53,6 +53,30 @@ ISA_CAPS = {
     "OV_CPU_MAX_ISA": "OpenVINO's own kernels",
 }
 
+# The caps that hold back a runtime backend's convolutions, and the backends they cannot: ONNX Runtime's
+# CPU kernels (MLAS) read the CPU's flags themselves. Under such a cap, those backends run at the full
+# machine's speed, not the capped one's.
+CONVOLUTION_CAPS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+UNCAPPED_BACKENDS = ("onnxruntime",)
+
+
+def caps_ignored_by(backend: str, caps: dict[str, str] | None = None) -> dict[str, str]:
+    """The convolution caps set here (`caps`: the fingerprint's `isa_caps`, default this process's
+    environment) that `backend`'s CPU kernels ignore; {} when none is set or it honours them."""
+    if backend not in UNCAPPED_BACKENDS:
+        return {}
+    return {
+        name: value
+        for name, value in (isa_caps() if caps is None else caps).items()
+        if name in CONVOLUTION_CAPS
+    }
+
+
+def isa_caps() -> dict[str, str]:
+    """The `ISA_CAPS` variables set in this process's environment."""
+    return {name: os.environ[name] for name in ISA_CAPS if os.environ.get(name)}
+
+
 # (vendor, family) → microarchitecture by model range, from the vendors' published family/model
 # numbers; /proc/cpuinfo names a VM's CPU only "AMD EPYC", which hides a Zen 4 from a Zen 5.
 _MICROARCHITECTURES: dict[tuple[str, int], tuple[tuple[range, str], ...]] = {
@@ -113,7 +137,7 @@ def fingerprint() -> dict[str, Any]:
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "gpu": _gpus(),
         "libraries": {name: _version(name) for name in _LIBRARIES if _version(name)},
-        "isa_caps": {name: os.environ[name] for name in ISA_CAPS if os.environ.get(name)},
+        "isa_caps": isa_caps(),
     }
 
 

@@ -5,6 +5,7 @@ the choice; the reference's numbers are those of the file as exported on ONNX Ru
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,16 @@ class Broken(OnnxRuntimeBackend):
         raise RuntimeError("this path has no kernels here")
 
 
+class Slow(OnnxRuntimeBackend):
+    """Faithful and slower than the reference: the same session, a pause per call."""
+
+    name = "slow"
+
+    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        time.sleep(0.02)
+        return super().infer(frames)
+
+
 OPTIONS = [
     Candidate("onnxruntime", "onnxruntime", {"threads": 1}),
     Candidate("careless", "careless", {"threads": 1}),
@@ -51,6 +62,7 @@ OPTIONS = [
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(BACKENDS, "careless", lambda model, **kw: Careless(model, **kw))
     monkeypatch.setitem(BACKENDS, "broken", lambda model, **kw: Broken(model, **kw))
+    monkeypatch.setitem(BACKENDS, "slow", lambda model, **kw: Slow(model, **kw))
 
 
 def test_a_fast_wrong_path_and_a_broken_one_are_rows_not_the_choice(
@@ -70,6 +82,29 @@ def test_a_fast_wrong_path_and_a_broken_one_are_rows_not_the_choice(
     assert again.cached and again.label == choice.label and [p.label for p in again.probes] == list(probes)
     stored = json.loads((tmp_path / auto.CACHE_FILE).read_text())
     assert len(stored) == 1 and '"batch": 2' in next(iter(stored))
+
+
+def test_under_an_isa_cap_a_backend_that_ignores_it_is_measured_not_chosen(
+    fakes: None, audit_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Emulating an AVX2 machine on a bigger one: ONNX Runtime's kernels ignore oneDNN's cap, so its
+    speed is the full CPU's; the capped choice is another path within the gate, and the cache keeps
+    the capped and the uncapped choice apart."""
+    options = [OPTIONS[0], Candidate("slow", "slow", {"threads": 1})]
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    free = choose_backend(audit_model, cache=tmp_path, options=options, seconds=0.1)
+    assert free.label == "onnxruntime"  # the faster of two faithful paths
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    capped = choose_backend(audit_model, cache=tmp_path, options=options, seconds=0.1)
+    probes = {p.label: p for p in capped.probes}
+    assert not capped.cached and capped.label == "slow"
+    assert probes["onnxruntime"].frames_per_s > probes["slow"].frames_per_s  # faster, and not chosen
+    assert "onnxruntime ignores ONEDNN_MAX_CPU_ISA=AVX2 set here" in probes["onnxruntime"].reason
+    assert len(json.loads((tmp_path / auto.CACHE_FILE).read_text())) == 2
+    # Nothing but the reference can run: it stays the choice, and says why its speed is not the cap's.
+    alone = choose_backend(audit_model, cache=tmp_path, options=options[:1], seconds=0.05)
+    assert alone.label == "onnxruntime" and "ignores" in alone.probes[0].reason
 
 
 def test_another_batch_or_gate_is_probed_again(fakes: None, audit_model: Path, tmp_path: Path) -> None:

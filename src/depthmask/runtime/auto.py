@@ -27,7 +27,7 @@ import numpy as np
 
 from depthmask.contract.fidelity import FidelityGate
 from depthmask.contract.hashing import sha256_of
-from depthmask.environment import fingerprint, native_precision
+from depthmask.environment import caps_ignored_by, fingerprint, isa_caps, native_precision
 from depthmask.errors import ConfigError, DepthmaskError, module_available
 from depthmask.runtime.backends import backend_name_for, create_backend
 from depthmask.runtime.sinks.audit import write_json_atomic
@@ -190,6 +190,7 @@ def _key(
     parts = {
         "model": sha256_of(model), "cpu": env["cpu"], "flags": env["cpu_flags"], "batch": batch,
         "threads": threads or env["cores"], "libraries": env["libraries"], "gate": asdict(gate),
+        "isa_caps": isa_caps(),  # this process's, not the cached fingerprint's
         "variants": {name: sha256_of(path) for name, path in sorted((variants or {}).items())},
         "candidates": None if options is None
         else [[c.label, c.backend, c.options, sha256_of(c.model) if c.model else None] for c in options],
@@ -265,7 +266,18 @@ def _probe(
         probe.passed = fidelity.passed
         if not probe.passed:
             probe.reason = f"outside the gate ({gate.describe()}): {fidelity.describe()}"
-    best = max((p for p in probes if p.passed), key=lambda p: p.frames_per_s or 0.0)
+    # Under an ISA cap (emulating a smaller CPU) a backend that ignores it is measured, never chosen:
+    # its speed is the full machine's. The reference stays the fallback when nothing else can win.
+    eligible = [
+        p for p, c in zip(probes, options, strict=True) if p.passed and not caps_ignored_by(c.backend)
+    ]
+    for p, c in zip(probes, options, strict=True):
+        ignored = caps_ignored_by(c.backend)
+        if ignored and p.frames_per_s is not None:
+            held = ", ".join(f"{k}={v}" for k, v in ignored.items())
+            note = f"{c.backend} ignores {held} set here: its speed is not the capped CPU's, not chosen"
+            p.reason = f"{p.reason}; {note}" if p.reason else note
+    best = max(eligible or probes[:1], key=lambda p: p.frames_per_s or 0.0)
     picked = next(c for c in options if c.label == best.label)
     base = probes[0].frames_per_s or 0.0
     speed = f"{best.frames_per_s:.1f} frames/s" + (
