@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from depthmask.environment import cpu_label, cpu_slug, fingerprint
+from depthmask.environment import caps_ignored_by, cpu_label, cpu_slug, fingerprint
 from depthmask.nets.models.registry import create_model
 from depthmask.nets.models.upprojection import INTERPOLATION_WEIGHT, ORDERS, UpProjection, order_macs
 from depthmask.settings import parse_size
@@ -146,11 +146,16 @@ def main() -> None:
     }  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     name = cpu_slug(env)
-    stem = f"upprojection_orders_{args.backend}_{name}"
+    capped = caps_ignored_by("onnxruntime", env["isa_caps"])  # the convolution caps set, if any
+    stem = f"upprojection_orders_{args.backend}_{name}" + "".join(
+        f"_{v.lower()}_capped" for v in capped.values()
+    )
     (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2))
     lines = [
         f"`{command}` on {cpu_label(env)} ({env.get('cores')} cores), {args.backend} fp32, ms per call "
-        "(N's blocks at batch 2: one frame's [I; I ⊗ M]).",
+        "(N's blocks at batch 2: one frame's [I; I ⊗ M])"
+        + "".join(f"; ISA capped: {k}={v}" for k, v in capped.items())
+        + ".",
         "",
         "| block | in → out | " + " | ".join(ORDERS) + " | chosen | fastest |",
         "|---|---|" + "---|" * len(ORDERS) + "---|---|",
