@@ -132,3 +132,39 @@ def test_calibration_sources(tmp_path: Path) -> None:
             next(frames_from_source(live, *SIZE, 1))
     with pytest.raises(ConfigError, match=r"frames source .*nothing-here.*Accepted: a folder or glob"):
         next(frames_from_source(str(tmp_path / "nothing-here"), *SIZE, 1))
+
+
+def test_calibration_reads_one_batch_per_pass_and_every_frame_once(
+    exported: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The strided calibration (bounded memory: one batch's tensors at a time) reads each batch in a
+    pass of its own and finds the ranges one pass over every frame finds, computed here independently
+    with ONNX Runtime's own calibrator."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator, load_tensors_data
+
+    from depthmask.export.precision import INT8_OPS, FrameReader, Int8Recipe
+
+    passes: list[tuple[int, int]] = []
+    original = FrameReader.set_range
+    monkeypatch.setattr(
+        FrameReader, "set_range", lambda self, a, b: (passes.append((a, b)), original(self, a, b))[1]
+    )
+    frames = collect(frames_from_source("synthetic:seed=3", *SIZE, 10))  # 3 batches of 4, the last short
+    recipe = Int8Recipe(exported["audit"][0], frames, tmp_path, calibration_source="synthetic:seed=3")
+    recipe.quantize(tmp_path / "m-int8.onnx", method="minmax")
+    assert passes == [(0, 1), (1, 2), (2, 3)]
+    strided = load_tensors_data(tmp_path / "ranges-minmax.json")
+    monkeypatch.undo()
+
+    reader = FrameReader(frames, recipe.spec, recipe.batch, fixed=recipe.fixed)
+    assert len(reader) == 3
+    calibrator = create_calibrator(
+        recipe.prepared_path, list(INT8_OPS), augmented_model_path=str(tmp_path / "augmented.onnx"),
+        calibrate_method=CalibrationMethod.MinMax,
+    )  # fmt: skip
+    calibrator.collect_data(reader)  # one pass over all three batches
+    whole = calibrator.compute_data()
+    assert reader.count == len(frames)
+    assert set(strided.data) == set(whole.data)
+    for name, data in whole.data.items():
+        np.testing.assert_allclose(strided.data[name].range_value, data.range_value, rtol=1e-6, err_msg=name)

@@ -187,7 +187,8 @@ def _toposort(model: Any) -> None:
 
 
 class FrameReader:
-    """ONNX Runtime's CalibrationDataReader over uint8 frame batches (`get_next` → feed dict or None)."""
+    """ONNX Runtime's CalibrationDataReader over uint8 frame batches (`get_next` → feed dict or None),
+    with the length and `set_range` its strided calibration reads the batches through."""
 
     def __init__(
         self,
@@ -199,8 +200,16 @@ class FrameReader:
     ) -> None:
         self.spec = spec  # its inputs: a region graph is calibrated on whole frames (one map each)
         self.batch, self.fixed = batch, fixed
-        self._batches: Iterator[np.ndarray] = batches(frames, batch)
+        self._all = list(batches(frames, batch))
+        self._batches: Iterator[np.ndarray] = iter(self._all)
         self.count = 0
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        """Read batches [start_index, end_index) next (ONNX Runtime's strided calibration)."""
+        self._batches = iter(self._all[start_index:end_index])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         """The next batch, or None when the frames are used up (a fixed-batch model's last one is padded
@@ -327,6 +336,12 @@ class Int8Recipe:
             def get_next(self) -> dict[str, np.ndarray] | None:
                 return inner.get_next()
 
+            def __len__(self) -> int:
+                return len(inner)
+
+            def set_range(self, start_index: int, end_index: int) -> None:
+                inner.set_range(start_index, end_index)
+
         keep = sorted(self.always_float | set(keep_fp32))
         cache = self.workdir / f"ranges-{method}.json"
         cached = "calibration_cache_path" in inspect.signature(quantize_static).parameters  # ORT ≥ 1.23
@@ -356,7 +371,14 @@ class Int8Recipe:
             op_types_to_quantize=list(INT8_OPS),
             nodes_to_exclude=keep,
             calibrate_method=method,
-            extra_options={"ActivationSymmetric": self.symmetric, "WeightSymmetric": True},
+            # One batch per pass: the histogram calibrators (percentile, entropy) hold every tensor of
+            # every batch they read until the pass ends (24 GiB were not enough for 16 frames of
+            # resnet50 + G at 228×304); their histograms accumulate over passes.
+            extra_options={
+                "ActivationSymmetric": self.symmetric,
+                "WeightSymmetric": True,
+                "CalibStridedMinMax": 1,
+            },
             use_external_data_format=self.big,
             **({"calibration_cache_path": str(cache)} if cache is not None else {}),
         )
