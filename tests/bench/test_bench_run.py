@@ -67,6 +67,7 @@ def test_graph_on_the_fly_rows_fidelity_and_unavailable_rows() -> None:
     assert _by(result.rows, "authors bf16 three calls").status == "unavailable"
     assert result.subject["weights"] == "random, settled" and result.subject["sensitivity"]["mask_iou"] > 0
     data = json.loads(json.dumps(result.to_dict()))  # strictly JSON (no NaN objects, no tuples)
+    assert "depthmask-bench-" not in json.dumps(data)  # no temporary folder's path in a result file
     assert data["environment"]["cpu"] and "torch" in data["environment"]["libraries"]
     assert data["highlights"]["authors_fps"] == authors.frames_per_s
 
@@ -95,6 +96,8 @@ def test_model_file_through_the_cli(tiny_onnx: Path, tmp_path: Path) -> None:
     assert "depthmask bench" in res.output and "unavailable: no CUDA GPU" in res.output
     result = BenchResult.from_dict(json.loads(out.read_text()))
     assert result.config["model"] == str(tiny_onnx)
+    # The variant the bench derived lives in its temporary work folder: named relative to it, no path.
+    assert _by(result.rows, "onnxruntime int8").backend["model"] == "tiny-audit-int8.onnx"
     measured = ["onnxruntime fp32", "onnxruntime int8", "torch fp32"]
     if module_available("openvino"):  # an optional extra: CI's install has no OpenVINO
         measured += ["openvino fp32", "openvino int8"]

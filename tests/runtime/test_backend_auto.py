@@ -101,6 +101,7 @@ def test_under_an_isa_cap_a_backend_that_ignores_it_is_measured_not_chosen(
     assert not capped.cached and capped.label == "slow"
     assert probes["onnxruntime"].frames_per_s > probes["slow"].frames_per_s  # faster, and not chosen
     assert "onnxruntime ignores ONEDNN_MAX_CPU_ISA=AVX2 set here" in probes["onnxruntime"].reason
+    assert not probes["onnxruntime"].eligible and probes["slow"].eligible
     assert len(json.loads((tmp_path / auto.CACHE_FILE).read_text())) == 2
     # Nothing but the reference can run: it stays the choice, and says why its speed is not the cap's.
     alone = choose_backend(audit_model, cache=tmp_path, options=options[:1], seconds=0.05)

@@ -176,7 +176,11 @@ class _Run:
         choice = getattr(backend, "auto_choice", None)
         if choice is not None:
             notes.append(f"auto chose {choice.why}")
-            notes += [f"auto probe {p.label}: {p.reason}" for p in choice.probes if p.reason and not p.passed]
+            notes += [
+                f"auto probe {p.label}: {p.reason}"
+                for p in choice.probes
+                if p.reason and not (p.passed and p.eligible)
+            ]
         if timing.capped:
             notes.append(
                 f"stopped by --max-seconds {cfg.max_seconds:g} after {timing.iterations} iterations "
@@ -195,7 +199,7 @@ class _Run:
             gflop_per_frame=round(gflop, 3) if gflop is not None else None,
             gflop_per_s=round(gflop * fps, 2) if gflop is not None else None,
             fidelity=fidelity,
-            backend=_describe(backend),
+            backend=_describe(backend, self.workdir),
             notes=tuple(notes),
             computes_at=choice.precision if choice is not None else None,
         )
@@ -251,11 +255,17 @@ def _failure(exc: Exception, what: str) -> str:
     return f"{type(exc).__name__}: {first}"
 
 
-def _describe(backend: Any) -> dict[str, Any]:
+def _describe(backend: Any, workdir: Path) -> dict[str, Any]:
+    """The backend's description, a model in the work folder named relative to it (the folder is
+    temporary unless --workdir: no machine's path in a result file)."""
     try:
-        return dict(backend.describe())
+        described = dict(backend.describe())
     except Exception as exc:  # a description must never cost the measurement
         return {"describe_error": str(exc)}
+    model = described.get("model")
+    if isinstance(model, str) and Path(model).is_relative_to(workdir):
+        described["model"] = str(Path(model).relative_to(workdir))
+    return described
 
 
 def with_peaks(rows: list[Row], peaks: dict[str, Any]) -> list[Row]:

@@ -65,6 +65,7 @@ class Probe:
     mask_iou: float | None = None
     passed: bool = False
     reason: str | None = None
+    eligible: bool = True  # False: its backend ignores an ISA cap set here, so it is never the choice
 
 
 @dataclass
@@ -268,15 +269,13 @@ def _probe(
             probe.reason = f"outside the gate ({gate.describe()}): {fidelity.describe()}"
     # Under an ISA cap (emulating a smaller CPU) a backend that ignores it is measured, never chosen:
     # its speed is the full machine's. The reference stays the fallback when nothing else can win.
-    eligible = [
-        p for p, c in zip(probes, options, strict=True) if p.passed and not caps_ignored_by(c.backend)
-    ]
     for p, c in zip(probes, options, strict=True):
         ignored = caps_ignored_by(c.backend)
         if ignored and p.frames_per_s is not None:
             held = ", ".join(f"{k}={v}" for k, v in ignored.items())
             note = f"{c.backend} ignores {held} set here: its speed is not the capped CPU's, not chosen"
-            p.reason = f"{p.reason}; {note}" if p.reason else note
+            p.reason, p.eligible = (f"{p.reason}; {note}" if p.reason else note), False
+    eligible = [p for p in probes if p.passed and p.eligible]
     best = max(eligible or probes[:1], key=lambda p: p.frames_per_s or 0.0)
     picked = next(c for c in options if c.label == best.label)
     base = probes[0].frames_per_s or 0.0

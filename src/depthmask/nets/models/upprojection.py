@@ -28,10 +28,10 @@ def resize(x: torch.Tensor, size: Sequence[int] | torch.Size) -> torch.Tensor:
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
 
 
-# Dense interpolation products run at a lower rate per multiply-add than convolutions: ~1.6× the time
+# Dense interpolation products run at a lower rate per multiply-add than convolutions: ~1.5× the time
 # in ONNX Runtime's MLAS, ~1.2× in OpenVINO capped to AVX2 (2 AMD EPYC Zen 4 cores, the eleven blocks of
 # hu2019_resnet50 + G at 228×304: benchmarks/upprojection_orders.py); with weight 2 the choice is the
-# measured fastest order of every block on ONNX Runtime, and within 8 % of the fastest on OpenVINO.
+# measured fastest order of every block on ONNX Runtime, and within 3 % of the fastest on OpenVINO.
 # (Banded products, Gather + batched MatMul, were slower than dense ones below ~100 output rows.)
 INTERPOLATION_WEIGHT = 2
 
