@@ -45,9 +45,12 @@ def test_gs_curve_is_evals_curve(curve_model) -> None:
     x = graph.preprocess(frames)
     span = tie_scale(out["mask"].flatten(1)).view(-1, 1, 1, 1)
     broken = out["mask"] + TIE_JITTER * span * graph.curve.jitter
+    # δ1 counts pixels against a threshold, and N's up-projections' matrix products round differently
+    # for another batch (the graph runs all kept maps at once): a pixel on the threshold may flip, so
+    # δ1 agrees to four pixels of the 1,536 here (32×48 depth), abs_rel to float rounding.
     for j, keep in enumerate(KEEPS):
         want = agreement(out["depth"], graph.depth_net(x * top_share(broken, keep)))
-        np.testing.assert_allclose(curve[:, 0, j, 1], want["fid_delta1"], atol=1e-5)
+        np.testing.assert_allclose(curve[:, 0, j, 1], want["fid_delta1"], atol=4 / 1536)
         np.testing.assert_allclose(curve[:, 0, j, 2], want["fid_abs_rel"], rtol=1e-4, atol=1e-5)
         plain = agreement(out["depth"], graph.depth_net(x * top_share(out["mask"], keep)))
         np.testing.assert_allclose(curve[:, 0, j, 1], plain["fid_delta1"], atol=1e-2)
