@@ -140,15 +140,9 @@ def _width_first(weight: torch.Tensor, x: torch.Tensor, size: tuple[int, int]) -
 
 
 def _height_first(weight: torch.Tensor, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """conv(resize(x)) with only the height resized first: each kernel column j is a 5×1 convolution."""
-    outs, channels = weight.shape[:2]
-    b, w = x.shape[0], x.shape[-1]
-    tall = resize(x, (size[0], w))  # the same columns
-    per_col = weight.permute(0, 3, 1, 2).reshape(outs * KERNEL, channels, KERNEL, 1)  # [(o, j), C, 5, 1]
-    cols = F.conv2d(tall, per_col, padding=(KERNEL // 2, 0))  # [B, 2o·5, H, w]
-    # [B, 2o, H, j·w] @ [j·w, W]: resize along x and sum the column taps in one product.
-    taps = cols.reshape(b, outs, KERNEL, size[0], w).transpose(2, 3).reshape(b, outs, size[0], KERNEL * w)
-    return taps @ _shifted_interpolation(w, size[1], cols).t()
+    """conv(resize(x)) with only the height resized first: `_width_first` on the transposed grid."""
+    swapped = _width_first(weight.transpose(-1, -2), x.transpose(-1, -2), (size[1], size[0]))
+    return swapped.transpose(-1, -2)
 
 
 def _sum_rows(rows: torch.Tensor, h: int, height: int) -> torch.Tensor:
