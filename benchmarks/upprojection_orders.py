@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from depthmask.environment import caps_ignored_by, cpu_label, cpu_slug, fingerprint
+from depthmask.environment import capped_suffix, caps_ignored_by, cpu_label, cpu_slug, fingerprint
 from depthmask.nets.models.registry import create_model
 from depthmask.nets.models.upprojection import INTERPOLATION_WEIGHT, ORDERS, UpProjection, order_macs
 from depthmask.settings import parse_size
@@ -147,9 +147,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     name = cpu_slug(env)
     capped = caps_ignored_by("onnxruntime", env["isa_caps"])  # the convolution caps set, if any
-    stem = f"upprojection_orders_{args.backend}_{name}" + "".join(
-        f"_{v.lower()}_capped" for v in capped.values()
-    )
+    stem = f"upprojection_orders_{args.backend}_{name}{capped_suffix(env['isa_caps'])}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2))
     lines = [
         f"`{command}` on {cpu_label(env)} ({env.get('cores')} cores), {args.backend} fp32, ms per call "

@@ -38,6 +38,10 @@ def test_an_isa_cap_is_recorded_and_reported(fresh: None, monkeypatch: pytest.Mo
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
     env = environment.fingerprint()
     assert env["isa_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    # A result file's name says the convolutions were capped (once, however many variables say so).
+    assert environment.capped_suffix(env["isa_caps"]) == "_avx2_capped"
+    assert environment.capped_suffix({**env["isa_caps"], "DNNL_MAX_CPU_ISA": "AVX2"}) == "_avx2_capped"
+    assert environment.capped_suffix({"ATEN_CPU_CAPABILITY": "avx2"}) == ""
     result = BenchResult(config={}, subject={}, rows=(), peaks={}, environment=env)
     assert (
         "ISA capped: ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN: PyTorch's and OpenVINO's convolutions), "

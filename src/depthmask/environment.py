@@ -72,6 +72,13 @@ def caps_ignored_by(backend: str, caps: dict[str, str] | None = None) -> dict[st
     }
 
 
+def capped_suffix(caps: dict[str, str]) -> str:
+    """'_avx2_capped' for a fingerprint's `isa_caps` that cap the convolutions at AVX2, '' for none: what
+    a result file's name adds so a capped run never overwrites the machine's own."""
+    values = dict.fromkeys(v.lower() for k, v in caps.items() if k in CONVOLUTION_CAPS)
+    return "".join(f"_{v}_capped" for v in values)
+
+
 def isa_caps() -> dict[str, str]:
     """The `ISA_CAPS` variables set in this process's environment."""
     return {name: os.environ[name] for name in ISA_CAPS if os.environ.get(name)}

@@ -30,6 +30,7 @@ from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
 # The tiny settled nets: fully int8 they miss this gate (abs_rel ≈ 8 % on held-out frames, 17 % on the
 # auto probe's), some blocks kept in fp32 pass it.
 GATE = FidelityGate(max_abs_rel=0.10, min_iou=0.95)
+LOOSE = FidelityGate(max_abs_rel=0.5, min_iou=0.5)  # one the fully quantized tiny nets pass
 
 
 def test_blocks_are_contiguous_and_cover_every_node() -> None:
@@ -217,6 +218,45 @@ def test_a_failing_int8_export_is_repaired_by_keeping_blocks_in_fp32(exported: d
     )
 
 
+def test_the_search_runs_on_the_backend_the_artefact_is_for(
+    exported: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--fallback-backend openvino`: the trials run on OpenVINO (which quantizes a graph its own way):
+    the written artefact, run again on OpenVINO against ONNX Runtime's fp32 outputs, gives the very
+    figures reported, and ONNX Runtime's figures for it differ. (A gate loose enough for the fully
+    quantized graph: three trials, not a search, which the test above covers.)"""
+    pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'depthmask[openvino]')")
+    from depthmask.export import fallback
+    from depthmask.runtime.backends.openvino import OpenVinoBackend
+
+    monkeypatch.setattr(fallback, "SPEED_SECONDS", 0.2)  # frames/s are only checked to be measured
+    fp32 = exported["audit"][0]
+    calibration = list(frames_from_source("synthetic:seed=3", *SIZE, 16))
+    check = collect(frames_from_source("synthetic:seed=21", *SIZE, 8))
+    path, report = with_fallback(
+        "int8", fp32, tmp_path / "m-int8-ov.onnx", calibration=calibration, check=check, gate=LOOSE,
+        calibration_source="synthetic:seed=3", threads=1, backend="openvino",
+    )  # fmt: skip
+    assert report.backend == "openvino" and report.passed and report.kept_fp32 == []
+    assert read_metadata(path)["fallback"]["backend"] == "openvino"
+    sets = {"held_out": check, "auto_probe": probe_frames(*SIZE)}
+    for name, frames in sets.items():
+        with OpenVinoBackend(path, threads=1) as ov:
+            got = ov.infer(frames)
+        measured = LOOSE.measure(outputs(fp32, frames), got)
+        assert measured.passed
+        assert measured.abs_rel == pytest.approx(report.after["sets"][name]["abs_rel"], abs=1e-5)
+        assert measured.mask_iou == pytest.approx(report.after["sets"][name]["mask_iou"], abs=1e-4)
+    ort = LOOSE.measure(outputs(fp32, check), outputs(path, check))
+    assert ort.abs_rel != pytest.approx(report.after["sets"]["held_out"]["abs_rel"], abs=1e-5)
+    assert report.after["fps"] > 0 and report.fp32_fps > 0
+    with pytest.raises(ConfigError, match="'tensorrt' is not one of onnxruntime, openvino"):
+        with_fallback(
+            "int8", fp32, tmp_path / "x.onnx", calibration=calibration, check=check, gate=GATE,
+            backend="tensorrt",
+        )  # fmt: skip
+
+
 def test_fp16_falls_back_through_the_block_list(exported: dict, tmp_path: Path) -> None:
     """fp16 passes a 1 % gate here as it is: nothing is kept, and the report says so."""
     fp32 = exported["audit"][0]
@@ -236,5 +276,7 @@ def test_the_setting_is_checked(exported: dict) -> None:
         ExportConfig(random_weights=True, fallback="auto")
     with pytest.raises(ConfigError, match="unknown --fallback 'sometimes'"):
         ExportConfig(random_weights=True, fallback="sometimes", precision="fp16")
+    with pytest.raises(ConfigError, match="unknown --fallback-backend 'tensorrt'"):
+        ExportConfig(random_weights=True, fallback="auto", precision="fp16", fallback_backend="tensorrt")
     with pytest.raises(ConfigError, match="--min-iou in"):
         ExportConfig(random_weights=True, fallback="auto", precision="fp16", min_iou=1.5)

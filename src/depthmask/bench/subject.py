@@ -25,7 +25,7 @@ DEFAULT_DEPTH_NET = "hu2019_resnet50"
 DEFAULT_MASK_NET = "mask_drn_d_22"
 REFERENCE_BATCH = 4  # the reference runs the fidelity frames in batches of this many
 # What the result file keeps of int8's fallback report.
-FALLBACK_FIELDS = ("gate", "method", "before", "after", "frames", "fp32_fps", "passed", "seconds")
+FALLBACK_FIELDS = ("gate", "method", "backend", "before", "after", "frames", "fp32_fps", "passed", "seconds")
 
 
 class Subject:
@@ -41,7 +41,7 @@ class Subject:
         self._engines: dict[str, Path] = {}
         self._metadata: dict[str, Any] | None = None
         self.fallback_report: dict[str, Any] | None = None  # what int8's --fallback auto kept, when run
-        self._fallbacks: dict[Any, tuple[Path, dict[str, Any]]] = {}  # gate → (artefact, report)
+        self._fallbacks: dict[Any, tuple[Path, dict[str, Any]]] = {}  # (gate, backend) → (artefact, report)
         self._frames: np.ndarray | None = None
         self._export_cfg: Any = None
         self._reference: dict[str, np.ndarray] | None = None
@@ -251,35 +251,35 @@ class Subject:
             raise DepthmaskError(f"no ONNX variant at {precision}: the exports are fp32, fp16 and int8")
         return self._onnx[precision]
 
-    def int8_fallback(self, gate: Any = None) -> tuple[Path, dict[str, Any]]:
-        """int8 with `--fallback auto` against `gate` (default: the fast-path gate), once per gate:
-        calibrated on the calibration frames, its trials measured on `CHECK_FRAMES` others of that
-        source and on the auto probe's frames (never the fidelity ones). Returns the artefact and the
-        search's report."""
+    def int8_fallback(self, gate: Any = None, backend: str = "onnxruntime") -> tuple[Path, dict[str, Any]]:
+        """int8 with `--fallback auto` against `gate` (default: the fast-path gate), its trials run on
+        `backend`, once per gate and backend: calibrated on the calibration frames, its trials measured
+        on `CHECK_FRAMES` others of that source and on the auto probe's frames (never the fidelity ones).
+        Returns the artefact and the search's report."""
         from depthmask.contract.fidelity import FidelityGate
         from depthmask.export.fallback import CHECK_FRAMES, with_fallback
         from depthmask.export.frames import split_frames
         from depthmask.runtime.auto import PROBE_FRAMES
 
         gate = gate or FidelityGate()
-        if gate in self._fallbacks:
-            return self._fallbacks[gate]
+        if (gate, backend) in self._fallbacks:
+            return self._fallbacks[gate, backend]
         fp32 = self.onnx("fp32")
         count = self.cfg.calibration_frames
         self.on_step(
             f"int8 with --fallback auto ({gate.describe()}; calibrated on {count} frames, measured on "
-            f"{CHECK_FRAMES} others and {PROBE_FRAMES} of --backend auto's probe)"
+            f"{CHECK_FRAMES} others and {PROBE_FRAMES} of --backend auto's probe, on {backend})"
         )
         h, w = self.size
         calibration, check = split_frames(self.cfg.calibration, h, w, count, CHECK_FRAMES)
         name = f"{self._stem()}-int8-fallback-{len(self._fallbacks)}.onnx"
         path, report = with_fallback(
             "int8", fp32, self.workdir / name, calibration=calibration, check=check, gate=gate,
-            calibration_source=self.cfg.calibration, threads=self.cfg.threads,
+            calibration_source=self.cfg.calibration, threads=self.cfg.threads, backend=backend,
         )  # fmt: skip
-        self._fallbacks[gate] = (path, report.to_dict())
+        self._fallbacks[gate, backend] = (path, report.to_dict())
         self.fallback_report = report.to_dict()
-        return self._fallbacks[gate]
+        return self._fallbacks[gate, backend]
 
     def engine(self, precision: str) -> Path:
         """A TensorRT engine at `precision` whose batch profile covers every benchmarked batch."""

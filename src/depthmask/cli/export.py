@@ -20,6 +20,7 @@ from depthmask.export.config import (
     CalibrationMethod,
     ExportConfig,
     Fallback,
+    FallbackBackend,
     Format,
     Precision,
     depth_net_from_backbone,
@@ -207,6 +208,14 @@ def export(
             help="--fallback's gate: the masks' IoU (M > ε) with fp32's.", rich_help_panel=PRECISION
         ),
     ] = GATE_MIN_IOU,
+    fallback_backend: Annotated[
+        FallbackBackend,
+        typer.Option(
+            help="What --fallback auto's trials run on: the backend the artefact will run on (OpenVINO "
+            "quantizes a graph with float layers its own way).",
+            rich_help_panel=PRECISION,
+        ),
+    ] = FallbackBackend.onnxruntime,
     check: Annotated[
         bool,
         typer.Option(
@@ -289,6 +298,7 @@ def export(
         calibration_method=calibration_method.value,
         max_abs_rel=max_abs_rel,
         min_iou=min_iou,
+        fallback_backend=fallback_backend.value,
     )
     if cfg.random_weights:
         console.print(Panel(RANDOM_WARNING, title="WARNING", border_style="bold red", style="red"))
@@ -335,8 +345,12 @@ def print_result(result: ExportResult) -> None:
         console.print("[bold red]reminder: random (untrained) weights[/]")
 
 
+BACKEND_NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}  # as the table names them
+
+
 def fallback_table(report: dict) -> Table:
-    """`--fallback auto`: fidelity and ONNX Runtime's frames/s before and after, and what was kept."""
+    """`--fallback auto`: fidelity and the trials' backend's frames/s before and after, and what was
+    kept."""
     gate = report["gate"]
     title = (
         f"--fallback auto ({report['precision']}, calibration {report.get('method') or '–'}; gate abs_rel ≤ "
@@ -344,7 +358,8 @@ def fallback_table(report: dict) -> Table:
         f"kept in fp32, {len(report['trials'])} trials, {report['seconds']:.0f} s"
     )
     table = Table(title=title, title_justify="left")
-    for col in ("artefact", "abs_rel", "mask IoU", "gate", "frames/s (ONNX Runtime, batch 1)"):
+    backend = BACKEND_NAMES.get(report.get("backend") or "onnxruntime", report.get("backend"))
+    for col in ("artefact", "abs_rel", "mask IoU", "gate", f"frames/s ({backend}, batch 1)"):
         table.add_column(col)
     fp32 = report.get("fp32_fps")
     table.add_row("fp32", "–", "–", "–", f"{fp32:.2f}" if fp32 else "–")

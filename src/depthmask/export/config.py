@@ -49,7 +49,15 @@ class CalibrationMethod(str, enum.Enum):
     entropy = "entropy"
 
 
+class FallbackBackend(str, enum.Enum):
+    """What `--fallback auto`'s trials run on: the CPU backends that run an ONNX file as it is."""
+
+    onnxruntime = "onnxruntime"
+    openvino = "openvino"
+
+
 FALLBACKS = tuple(f.value for f in Fallback)
+FALLBACK_BACKENDS = tuple(b.value for b in FallbackBackend)
 CALIBRATION_METHODS = tuple(m.value for m in CalibrationMethod)
 MIN_OPSET = 17  # TorchScript fallback's floor; the dynamo exporter emits ≥ 18 (Resize-18, ReduceMean-18)
 MAX_OPSET = 23
@@ -106,6 +114,7 @@ class ExportConfig:
     calibration_method: str = "minmax"  # int8 ranges; under --fallback auto, chosen by measured fidelity
     max_abs_rel: float = GATE_MAX_ABS_REL  # the fallback's gate: depth and masked depth against fp32
     min_iou: float = GATE_MIN_IOU  # and the masks' IoU
+    fallback_backend: str = "onnxruntime"  # what the fallback's trials run on: the deployment's backend
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_n", "checkpoint_g", "output", "timing_cache"):
@@ -165,6 +174,7 @@ class ExportConfig:
                 )
         _choice("--fallback", self.fallback, FALLBACKS)
         _choice("--calibration-method", self.calibration_method, CALIBRATION_METHODS)
+        _choice("--fallback-backend", self.fallback_backend, FALLBACK_BACKENDS)
         if self.fallback == "auto" and self.precision == "fp32":
             raise ConfigError(
                 "--fallback auto repairs a reduced-precision export; add --precision fp16 or int8"

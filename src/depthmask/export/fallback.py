@@ -16,9 +16,14 @@ gate is repaired by keeping the layers responsible in fp32, found by measuring (
    (block errors add roughly in quadrature) over the block's GFLOP (`keep_order`), so a cheap block that
    matters goes before a dear one that matters a little more; a bisection over how many finds the fewest
    that pass the gate with `HEADROOM` to spare (a gate met exactly on a few frames is missed on others).
-Reported: the nodes kept, the fidelity (each set's and the worse) and ONNX Runtime's frames/s before
+Reported: the nodes kept, the fidelity (each set's and the worse) and the backend's frames/s before
 and after, and the trials.
-Each trial builds the artefact and runs it on ONNX Runtime (CPU), the runtime's own backend.
+Each trial builds the artefact and runs it on the backend it is meant for (`--fallback-backend`): ONNX
+Runtime (CPU), the runtime's own, by default, or OpenVINO, whose CPU plugin quantizes a graph with some
+layers left in float its own way (measured on resnet50 + G at 228×304, the first half of the quantizable
+layers in int8 and the rest float: 0.90 % abs_rel on ONNX Runtime, 1.18 % on OpenVINO's AVX2 kernels),
+so a mix that passes on one can miss on the other. The reference is the fp32 export on ONNX Runtime, as
+for `--backend auto`.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ import numpy as np
 
 from depthmask.contract.fidelity import Fidelity, FidelityGate
 from depthmask.errors import ConfigError
-from depthmask.export.config import CALIBRATION_METHODS
+from depthmask.export.config import CALIBRATION_METHODS, FALLBACK_BACKENDS
+from depthmask.settings import check_choice
 
 DEFAULT_METHOD = "minmax"  # what --precision int8 calibrates with unless told
 
@@ -77,6 +83,7 @@ class FallbackReport:
     precision: str
     gate: dict[str, float]
     method: str | None
+    backend: str  # what the trials ran on (and the frames/s are of)
     before: dict[str, Any]  # the artefact without the fallback (int8: min-max ranges): fidelity, frames/s
     after: dict[str, Any]  # the artefact written
     kept_fp32: list[str] = field(default_factory=list)
@@ -125,23 +132,33 @@ def fewest_passing(order: Sequence[int], passes: Callable[[int], bool]) -> int |
 
 
 class _Measure:
-    """Runs artefacts on ONNX Runtime against the fp32 export's outputs on the same frames, set by set."""
+    """Runs artefacts on `backend` against the fp32 export's outputs (ONNX Runtime's) on the same
+    frames, set by set."""
 
     def __init__(
-        self, fp32: Path, sets: Mapping[str, np.ndarray], gate: FidelityGate, threads: int | None
+        self,
+        fp32: Path,
+        sets: Mapping[str, np.ndarray],
+        gate: FidelityGate,
+        threads: int | None,
+        backend: str = "onnxruntime",
     ) -> None:
-        self.sets, self.gate, self.threads = dict(sets), gate, threads
+        check_choice("--fallback-backend", backend, FALLBACK_BACKENDS)
+        self.sets, self.gate, self.threads, self.backend = dict(sets), gate, threads, backend
         self.frames = next(iter(self.sets.values()))  # the speed is measured on the first set's frames
-        self.reference = self.outputs(fp32)
+        self.reference = self.outputs(fp32, "onnxruntime")
 
-    def outputs(self, path: Path) -> dict[str, dict[str, np.ndarray]]:
-        """Each set's outputs by name, from one ONNX Runtime session."""
-        from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
+    def _open(self, path: Path, backend: str | None = None) -> Any:
+        from depthmask.runtime.backends import create_backend
 
+        return create_backend(backend or self.backend, path, threads=self.threads)
+
+    def outputs(self, path: Path, backend: str | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """Each set's outputs by name, from one session of `backend` (default: the trials' own)."""
         out: dict[str, dict[str, np.ndarray]] = {}
-        with OnnxRuntimeBackend(path, threads=self.threads) as backend:
+        with self._open(path, backend) as runner:
             for name, frames in self.sets.items():
-                parts = [backend.infer(frames[i : i + 4]) for i in range(0, len(frames), 4)]
+                parts = [runner.infer(frames[i : i + 4]) for i in range(0, len(frames), 4)]
                 out[name] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         return out
 
@@ -158,11 +175,9 @@ class _Measure:
         return worst, each
 
     def speed(self, path: Path) -> float:
-        """ONNX Runtime's frames/s at batch 1 on this machine (a warm-up, then at least `SPEED_ITERATIONS`
+        """The backend's frames/s at batch 1 on this machine (a warm-up, then at least `SPEED_ITERATIONS`
         frames and `SPEED_SECONDS`)."""
-        from depthmask.runtime.backends.onnxruntime import OnnxRuntimeBackend
-
-        with OnnxRuntimeBackend(path, threads=self.threads) as backend:
+        with self._open(path) as backend:
             frame = self.frames[:1]
             backend.infer(frame)
             done, t0 = 0, time.perf_counter()
@@ -215,12 +230,14 @@ def with_fallback(
     symmetric: bool = False,
     threads: int | None = None,
     headroom: float = HEADROOM,
+    backend: str = "onnxruntime",
 ) -> tuple[Path, FallbackReport]:
     """Write the `precision` artefact of `fp32` to `dst`, keeping in fp32 the fewest blocks of layers
     that bring it within `gate` tightened by `headroom` (abs_rel × headroom, 1 − IoU × headroom) on the
     held-out `check` frames and on the frames `--backend auto` probes on (see the module's doc); the
-    report judges the result by `gate` itself. When even every block in fp32 fails, the fully reduced
-    artefact is written and the report says it did not pass."""
+    report judges the result by `gate` itself. Trials run on `backend` (one of `FALLBACK_BACKENDS`).
+    When even every block in fp32 fails, the fully reduced artefact is written and the report says it
+    did not pass."""
     from depthmask.export.cost import flops_by_node
     from depthmask.export.precision import Int8Recipe, fp16_candidates, fp16_from_onnx, load_named
     from depthmask.runtime.auto import probe_frames
@@ -234,7 +251,7 @@ def with_fallback(
     t_start = time.perf_counter()
     target = FidelityGate(gate.max_abs_rel * headroom, 1 - (1 - gate.min_iou) * headroom)
     sets = {HELD_OUT: check, PROBE: probe_frames(*check.shape[1:3])}
-    measure = _Measure(fp32, sets, target, threads)
+    measure = _Measure(fp32, sets, target, threads, backend)
     with tempfile.TemporaryDirectory(prefix="depthmask-fallback-") as tmp:
         workdir = Path(tmp)
         trial_path = workdir / "trial.onnx"
@@ -303,6 +320,7 @@ def with_fallback(
             precision=precision,
             gate={"max_abs_rel": gate.max_abs_rel, "min_iou": gate.min_iou, "headroom": headroom},
             method=method,
+            backend=backend,
             before=_summary(before, gate),
             after=_summary(after, gate),
             kept_fp32=kept,

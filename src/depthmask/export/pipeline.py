@@ -82,7 +82,7 @@ def _fallback(cfg: ExportConfig, graph: AuditGraph, fp32: Path, out: Path, symme
     path, report = with_fallback(
         cfg.precision, fp32, out, calibration=calibration, check=check,
         gate=FidelityGate(cfg.max_abs_rel, cfg.min_iou), calibration_source=cfg.calibration,
-        symmetric=symmetric,
+        symmetric=symmetric, backend=cfg.fallback_backend,
     )  # fmt: skip
     if not report.passed:
         log.warning(
