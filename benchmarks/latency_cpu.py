@@ -229,7 +229,7 @@ def measure_subject(
         rows=tuple(rows),
         profiles=tuple(profiles),
         peaks=merge_peaks(results),
-        config=base.to_dict(),
+        config={**base.to_dict(), "workdir": workdir.name},  # a temporary folder: its name, never its path
         seconds=sum(r.seconds for r in results),
     )
 

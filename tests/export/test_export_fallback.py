@@ -18,7 +18,7 @@ from rich.console import Console
 from depthmask.cli.export import fallback_table
 from depthmask.contract.fidelity import FidelityGate
 from depthmask.contract.metadata import read_metadata
-from depthmask.errors import ConfigError
+from depthmask.errors import ConfigError, MissingDependencyError
 from depthmask.export.config import ExportConfig
 from depthmask.export.cost import flops_by_node
 from depthmask.export.fallback import HEADROOM, blocks_of, fewest_passing, keep_order, with_fallback
@@ -255,6 +255,19 @@ def test_the_search_runs_on_the_backend_the_artefact_is_for(
             "int8", fp32, tmp_path / "x.onnx", calibration=calibration, check=check, gate=GATE,
             backend="tensorrt",
         )  # fmt: skip
+
+
+def test_a_missing_openvino_is_said_before_the_export_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from depthmask.export import onnx as export_onnx
+    from depthmask.export import pipeline
+
+    monkeypatch.setattr(pipeline, "module_available", lambda name: name != "openvino")
+    monkeypatch.setattr(export_onnx, "graph_from_config", lambda cfg: pytest.fail("the export started"))
+    cfg = ExportConfig(random_weights=True, precision="fp16", fallback="auto", fallback_backend="openvino")
+    with pytest.raises(
+        MissingDependencyError, match=r"pip install 'depthmask\[openvino\]'.*--fallback-backend onnxruntime"
+    ):
+        pipeline.artefacts_from_config(cfg)
 
 
 def test_fp16_falls_back_through_the_block_list(exported: dict, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from depthmask.errors import ConfigError
+from depthmask.errors import ConfigError, MissingDependencyError, module_available
 from depthmask.export.config import ExportConfig
 from depthmask.export.parity import ParityResult
 from depthmask.nets.graph import AuditGraph
@@ -162,6 +162,13 @@ def artefacts_from_config(cfg: ExportConfig, step_progress: StepProgress | None 
         from depthmask.export.tensorrt import import_tensorrt
 
         import_tensorrt()  # fail before minutes of export when TensorRT is missing
+    if cfg.fallback == "auto" and cfg.fallback_backend == "openvino" and not module_available("openvino"):
+        from depthmask.runtime.backends.openvino import INSTALL_HINT
+
+        raise MissingDependencyError(
+            f"--fallback-backend openvino runs the fallback's trials on OpenVINO, which is not installed: "
+            f"{INSTALL_HINT} (or search on ONNX Runtime: --fallback-backend onnxruntime)"
+        )
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
         with (step_progress or nullcontext)(name):
