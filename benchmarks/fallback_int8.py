@@ -105,16 +105,13 @@ def _on_fidelity_frames(subject: Subject, path: Path, backend: str, gate: Fideli
 def _authors_fps(subject: Subject, seconds: float = 20.0) -> float:
     """The authors' way (N(I), G(I), N(I ⊗ M) as three eager calls) at batch 1: frames/s after a warm-up."""
     from depthmask.bench.authors import AuthorsWay
+    from depthmask.bench.measure import time_calls
 
     graph = subject.graph
     with AuthorsWay(graph.depth_net, graph.mask_net, subject.info) as authors:
         frame = subject.frames[:1]
-        authors.infer(frame)
-        done, t0 = 0, time.perf_counter()
-        while done < 3 or time.perf_counter() - t0 < seconds:
-            authors.infer(frame)
-            done += 1
-        return round(done / (time.perf_counter() - t0), 4)
+        timing = time_calls(lambda: authors.infer(frame), warmup=1, seconds=seconds, iters=3)
+        return round(timing.frames_per_s(1), 4)
 
 
 def _table(report: dict, authors_fps: float | None) -> list[str]:
